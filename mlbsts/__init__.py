@@ -1,0 +1,5 @@
+"""MLB-STS: MLB Statistics Tracking System."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Sub-commands of ``mlbsts``: one module per area, heavy imports inside the commands."""

@@ -1,0 +1,87 @@
+"""The one reader of the environment: every setting of MLB-STS, frozen.
+
+Each field is read from ``MLBSTS_<FIELD NAME IN CAPITALS>`` (for example
+``MLBSTS_KAFKA_BOOTSTRAP_SERVERS``). The defaults point at the embedded local stack
+(``mlbsts stack up``) on 127.0.0.1; production sets them to its own servers
+(see ``docker-compose.yaml``). The stack binds each server to the port in these
+addresses, so changing a port here moves the server too.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mlbsts.paths import resolve
+
+
+class Settings(BaseSettings):
+    """MLB-STS configuration. Secrets are ``SecretStr`` and never logged."""
+
+    model_config = SettingsConfigDict(env_prefix="MLBSTS_", frozen=True, extra="ignore")
+
+    # log
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:19092", description="Kafka bootstrap servers, host:port[,host:port]"
+    )
+    kafka_topic_partitions: int = Field(3, ge=1, description="partitions of each topic created")
+    kafka_max_message_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024 * 1024, description="largest record produced or fetched"
+    )
+    schema_registry_url: str | None = Field(
+        None, description="Confluent Schema Registry; unset: Avro single-object encoding"
+    )
+    # objects
+    s3_endpoint: str = Field("127.0.0.1:18333", description="S3 server host:port")
+    s3_access_key: str = Field("mlbsts", description="S3 access key")
+    s3_secret_key: SecretStr = Field(SecretStr("mlbsts-secret-key"), description="S3 secret key")
+    s3_bucket: str = Field("mlbsts", description="bucket for raw snapshots and event batches")
+    s3_secure: bool = Field(False, description="use https for S3")
+    s3_region: str = Field("us-east-1", description="S3 region")
+    # tables
+    postgres_dsn: SecretStr = Field(
+        SecretStr("postgresql://mlbsts:mlbsts@127.0.0.1:15432/mlbsts"),
+        description="PostgreSQL connection string",
+    )
+    # cache
+    redis_url: str = Field("redis://127.0.0.1:16379/0", description="Redis URL")
+    # local
+    stack_dir: Path = Field(Path(".mlbsts"), description="data and logs of the embedded stack")
+    data_dir: Path = Field(
+        Path("../shared/data"), description="recorded MLB Stats API responses (read only)"
+    )
+
+    @field_validator("stack_dir", "data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return resolve(value)
+
+    @property
+    def kafka_port(self) -> int:
+        return _port(self.kafka_bootstrap_servers.split(",")[0], default=9092)
+
+    @property
+    def s3_port(self) -> int:
+        return _port(self.s3_endpoint, default=443 if self.s3_secure else 80)
+
+    @property
+    def postgres_port(self) -> int:
+        return urlsplit(self.postgres_dsn.get_secret_value()).port or 5432
+
+    @property
+    def redis_port(self) -> int:
+        return urlsplit(self.redis_url).port or 6379
+
+
+def _port(host_port: str, *, default: int) -> int:
+    return urlsplit(f"//{host_port}").port or default
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
