@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     )
     # cache
     redis_url: str = Field("redis://127.0.0.1:16379/0", description="Redis URL")
+    # dataflow
+    flow_stop_at_end: bool = Field(
+        False, description="stop the dataflow at the end of the raw topic (demo, batch replay)"
+    )
+    flow_batch_size: int = Field(100, ge=1, description="raw snapshots read per source poll")
     # local
     stack_dir: Path = Field(Path(".mlbsts"), description="data and logs of the embedded stack")
     data_dir: Path = Field(

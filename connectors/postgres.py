@@ -1,0 +1,97 @@
+"""PostgreSQL edge: connections and the raw-tier writer.
+
+Writes are idempotent upserts on natural keys (STYLE.md 6), so a replay or a resumed worker
+repeating its last epoch lands nothing twice. Exceptions::
+
+    PostgresError (RuntimeError)   the database refused or could not be reached; says which
+                                   table and game
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from flows.envelope import SnapshotEnvelope
+
+log = logging.getLogger(__name__)
+
+
+class PostgresError(RuntimeError):
+    """Broken infrastructure: the database refused a write or is unreachable."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawSnapshotRow:
+    """One raw snapshot with where it came from on the log and where it is archived."""
+
+    envelope: SnapshotEnvelope
+    game_date: date
+    payload_json: bytes
+    s3_key: str | None
+    kafka_topic: str | None
+    kafka_partition: int | None
+    kafka_offset: int | None
+
+
+_UPSERT_RAW = """
+INSERT INTO raw_game_snapshots (
+    game_pk, game_date, feed_timestamp, captured_at, ingested_at, source_url, status_code,
+    payload, payload_bytes, s3_key, kafka_topic, kafka_partition, kafka_offset
+) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (game_pk, feed_timestamp, game_date) DO NOTHING
+"""
+
+
+def connect(dsn: str) -> psycopg.Connection[tuple[object, ...]]:
+    try:
+        return psycopg.connect(dsn, autocommit=False)
+    except psycopg.OperationalError as e:
+        raise PostgresError(f"cannot connect to PostgreSQL: {e}") from e
+
+
+def write_raw_snapshots(
+    conn: psycopg.Connection[tuple[object, ...]], rows: Sequence[RawSnapshotRow]
+) -> None:
+    """Upsert raw snapshots in one transaction (a snapshot already stored is left as is)."""
+    if not rows:
+        return
+    params = [
+        (
+            r.envelope.gamePk,
+            r.game_date,
+            r.envelope.feed_timestamp,
+            r.envelope.captured_at,
+            r.envelope.ingested_at,
+            r.envelope.source_url,
+            r.envelope.status_code,
+            Jsonb(r.payload_json, dumps=_identity),
+            len(r.payload_json),
+            r.s3_key,
+            r.kafka_topic,
+            r.kafka_partition,
+            r.kafka_offset,
+        )
+        for r in rows
+    ]
+    try:
+        with conn.cursor() as cur:
+            cur.executemany(_UPSERT_RAW, params)
+        conn.commit()
+    except psycopg.Error as e:
+        conn.rollback()
+        games = sorted({r.envelope.gamePk for r in rows})
+        raise PostgresError(
+            f"raw_game_snapshots: upsert of {len(rows)} snapshots (games {games}) failed: {e}"
+        ) from e
+
+
+def _identity(payload: object) -> str:
+    # The payload is JSON already: hand it to the server as it is, without re-encoding.
+    assert isinstance(payload, bytes)
+    return payload.decode()

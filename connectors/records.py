@@ -1,0 +1,53 @@
+"""Flow outputs as log records: each event to its topic, dead letters to the DLQ, keyed by gamePk.
+
+Events are JSON (``flows.events.encode_event``) until their Avro schemas land;
+dead letters are Avro (``schemas/dead_letter.avsc``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import msgspec
+
+from connectors.avro_serde import AvroCodec, load_schema
+from connectors.kafka_io import OutRecord
+from flows.dead_letters import DeadLetter
+from flows.events import Event, Retraction, encode_event
+from mlbsts import topics
+
+TOPIC_OF_KIND = {
+    "pitch": topics.EVENTS_PITCH,
+    "play": topics.EVENTS_PLAY,
+    "runner": topics.EVENTS_RUNNER,
+    "game": topics.EVENTS_GAME,
+}
+
+
+def topic_of(event: Event) -> str:
+    """A retraction goes to the topic of the event it retracts."""
+    kind = event.retracted_kind if isinstance(event, Retraction) else _kind(event)
+    return TOPIC_OF_KIND[kind]
+
+
+def _kind(event: Event) -> str:
+    kind = msgspec.inspect.type_info(type(event))
+    assert isinstance(kind, msgspec.inspect.StructType)
+    return str(kind.tag)
+
+
+def event_record(event: Event) -> OutRecord:
+    return OutRecord(
+        topic=topic_of(event), key=str(event.gamePk).encode(), value=encode_event(event)
+    )
+
+
+@lru_cache(maxsize=1)
+def _dead_letter_codec() -> AvroCodec:
+    return AvroCodec(load_schema("dead_letter"))
+
+
+def dead_letter_record(letter: DeadLetter) -> OutRecord:
+    key = str(letter.gamePk).encode() if letter.gamePk is not None else letter.original_key
+    value = _dead_letter_codec().encode(msgspec.structs.asdict(letter))
+    return OutRecord(topic=topics.DLQ_GAME_SNAPSHOTS, key=key, value=value)

@@ -1,0 +1,51 @@
+"""S3 edge (MinIO in production, SeaweedFS locally): the raw snapshot archive.
+
+Keys are deterministic, so writing the same snapshot twice replaces it with identical
+bytes. Exceptions::
+
+    ObjectStoreError (RuntimeError)   the S3 server refused or could not be reached; says
+                                      which bucket and key
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import urllib3
+from minio import Minio
+from minio.error import MinioException
+
+from mlbsts.settings import Settings
+
+
+class ObjectStoreError(RuntimeError):
+    """Broken infrastructure: the S3 server refused a request or is unreachable."""
+
+
+def raw_snapshot_key(game_date: date, game_pk: int, feed_timestamp: str) -> str:
+    """``raw/date=YYYY-MM-DD/game_pk=N/<timeStamp>.json.gz`` (contract of the archive)."""
+    return f"raw/date={game_date.isoformat()}/game_pk={game_pk}/{feed_timestamp}.json.gz"
+
+
+def client(settings: Settings) -> Minio:
+    """An S3 client with short, bounded retries (the caller decides what to do on failure)."""
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=5.0, read=30.0),
+        retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504)),
+    )
+    return Minio(
+        settings.s3_endpoint,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key.get_secret_value(),
+        secure=settings.s3_secure,
+        region=settings.s3_region,
+        http_client=http,
+    )
+
+
+def put_bytes(s3: Minio, bucket: str, key: str, data: bytes, *, content_type: str) -> None:
+    try:
+        s3.put_object(bucket, key, io.BytesIO(data), length=len(data), content_type=content_type)
+    except (MinioException, urllib3.exceptions.HTTPError, OSError) as e:
+        raise ObjectStoreError(f"s3://{bucket}/{key}: put failed: {e}") from e

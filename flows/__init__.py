@@ -1,0 +1,1 @@
+"""Dataflows (``build_flow`` factories) and the pure step logic they run."""

@@ -1,0 +1,112 @@
+"""The live-stats dataflow: raw snapshots in, clean events and stored snapshots out.
+
+``build_flow(source, sinks)`` is the factory (tests pass testing sources and sinks);
+``production_flow()`` wires it to the servers in the settings. ``flow`` is resolved lazily
+(module ``__getattr__``), so importing this module reads no environment and connects to
+nothing, while ``python -m bytewax.run flows.live_stats:flow`` still finds it.
+
+Delivery: state is exactly-once through Bytewax recovery; every sink is at-least-once
+around a resume and idempotent (upserts, deterministic keys, stable ``event_id``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import bytewax.operators as op
+from bytewax.connectors.kafka import KafkaSource, KafkaSourceMessage
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import Source
+from bytewax.outputs import Sink
+
+from connectors.kafka_io import CheckedKafkaSink, OutRecord, consumer_config, producer_config
+from connectors.raw_sinks import RawPostgresSink, RawS3Sink
+from connectors.records import dead_letter_record, event_record
+from flows.accepted import AcceptedSnapshot
+from flows.dead_letters import DeadLetter, ErrorClass, dead_letter_of
+from flows.events import Event
+from flows.snapshot_decode import decode_snapshot
+from flows.snapshot_diff import GameState, SnapshotError, flow_step
+from mlbsts.settings import get_settings
+from mlbsts.topics import RAW_GAME_SNAPSHOTS
+
+RawMessage = KafkaSourceMessage[bytes | None, bytes | None]
+
+
+@dataclass(frozen=True)
+class FlowSinks:
+    """Where the flow writes; each sink is idempotent."""
+
+    raw_postgres: Sink[AcceptedSnapshot]
+    raw_s3: Sink[AcceptedSnapshot]
+    log: Sink[OutRecord]  # events and dead letters, each record names its topic
+
+
+def _diff(
+    state: GameState | None, item: AcceptedSnapshot
+) -> tuple[GameState | None, Iterable[Event | DeadLetter]]:
+    try:
+        return flow_step(state, item.payload_json)
+    except SnapshotError as e:
+        return state, [dead_letter_of(item, ErrorClass.WRONG_TYPE, str(e))]
+
+
+def _to_record(item: Event | DeadLetter) -> OutRecord:
+    return dead_letter_record(item) if isinstance(item, DeadLetter) else event_record(item)
+
+
+def build_flow(source: Source[RawMessage], sinks: FlowSinks) -> Dataflow:
+    """The dataflow, from raw Kafka messages to every sink."""
+    flow = Dataflow("live_stats")
+    messages = op.input("read_raw_snapshots", flow, source)
+    # KafkaSourceMessage(key=gamePk, value=Avro envelope)
+    decoded = op.map("decode_envelope", messages, decode_snapshot)
+    # AcceptedSnapshot | DeadLetter
+    split = op.branch("split_dead_letters", decoded, _is_accepted)
+    accepted: Any = split.trues  # AcceptedSnapshot
+    dead: Any = split.falses  # DeadLetter
+    op.output("raw_to_postgres", accepted, sinks.raw_postgres)
+    op.output("raw_to_s3", accepted, sinks.raw_s3)
+    keyed = op.key_on("key_by_game", accepted, _game_key)
+    # (gamePk, AcceptedSnapshot)
+    events = op.stateful_flat_map("diff_snapshots", keyed, _diff)
+    # (gamePk, PitchEvent | PlayEvent | RunnerEvent | GameEvent | Retraction | DeadLetter)
+    outputs = op.merge("all_outputs", op.key_rm("unkey_events", events), dead)
+    records = op.map("encode_records", outputs, _to_record)
+    # OutRecord(topic, key=gamePk, value)
+    op.output("write_log", records, sinks.log)
+    return flow
+
+
+def _is_accepted(item: AcceptedSnapshot | DeadLetter) -> bool:
+    return isinstance(item, AcceptedSnapshot)
+
+
+def _game_key(item: AcceptedSnapshot) -> str:
+    return str(item.envelope.gamePk)
+
+
+def production_flow() -> Dataflow:
+    """The flow on the servers of the settings (reads the environment, connects lazily)."""
+    settings = get_settings()
+    source = KafkaSource(
+        brokers=settings.kafka_bootstrap_servers.split(","),
+        topics=[RAW_GAME_SNAPSHOTS],
+        tail=not settings.flow_stop_at_end,
+        add_config={k: str(v) for k, v in consumer_config(settings).items()},
+        batch_size=settings.flow_batch_size,
+    )
+    sinks = FlowSinks(
+        raw_postgres=RawPostgresSink(settings.postgres_dsn.get_secret_value()),
+        raw_s3=RawS3Sink(settings),
+        log=CheckedKafkaSink(producer_config(settings)),
+    )
+    return build_flow(source, sinks)
+
+
+def __getattr__(name: str) -> Dataflow:
+    if name == "flow":
+        return production_flow()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

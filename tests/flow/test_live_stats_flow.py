@@ -1,0 +1,112 @@
+"""The live-stats dataflow in-process: Bytewax testing source and sinks, 1 and 2 workers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+from bytewax.connectors.kafka import KafkaSourceMessage
+from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
+
+from connectors.envelope_serde import encode_envelope
+from connectors.kafka_io import OutRecord
+from connectors.records import TOPIC_OF_KIND
+from flows.accepted import AcceptedSnapshot
+from flows.boxscore import box_score
+from flows.envelope import make_envelope
+from flows.events import decode_event
+from flows.live_stats import FlowSinks, build_flow
+from flows.simulate import simulate
+from mlbsts import topics
+from tests.conftest import FIXTURE_GAME_PK
+
+pytestmark = pytest.mark.flow
+
+URL = f"https://statsapi.mlb.com/api/v1.1/game/{FIXTURE_GAME_PK}/feed/live"
+
+
+def _messages(feed: dict[str, Any], every: int) -> list[KafkaSourceMessage[bytes, bytes]]:
+    out = []
+    for offset, snap in enumerate(simulate(feed, every)):
+        env = make_envelope(
+            game_pk=FIXTURE_GAME_PK,
+            body=orjson.dumps(snap),
+            source_url=URL,
+            status_code=200,
+            captured_at=datetime(2024, 7, 1, tzinfo=UTC),
+            feed=snap,
+        )
+        out.append(
+            KafkaSourceMessage(
+                key=str(FIXTURE_GAME_PK).encode(),
+                value=encode_envelope(env),
+                topic=topics.RAW_GAME_SNAPSHOTS,
+                partition=0,
+                offset=offset,
+            )
+        )
+    return out
+
+
+def _run(
+    msgs: list[Any], workers: int
+) -> tuple[list[AcceptedSnapshot], list[AcceptedSnapshot], list[OutRecord]]:
+    pg: list[AcceptedSnapshot] = []
+    s3: list[AcceptedSnapshot] = []
+    log: list[OutRecord] = []
+    flow = build_flow(
+        TestingSource(msgs), FlowSinks(TestingSink(pg), TestingSink(s3), TestingSink(log))
+    )
+    if workers == 1:
+        run_main(flow)
+    else:
+        cluster_main(flow, [], 0, worker_count_per_proc=workers)
+    return pg, s3, log
+
+
+def _official(feed: dict[str, Any]) -> dict[str, dict[str, dict[str, int]]]:
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for side in ("home", "away"):
+        for pid, player in feed["liveData"]["boxscore"]["teams"][side]["players"].items():
+            bat = player["stats"].get("batting") or {}
+            if "atBats" in bat:
+                out.setdefault(side, {})[pid.removeprefix("ID")] = {
+                    k: bat[k]
+                    for k in ("atBats", "runs", "hits", "rbi", "baseOnBalls", "strikeOuts")
+                }
+    return out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_flow_stores_every_snapshot_and_emits_the_game(
+    fixture_feed: dict[str, Any], workers: int
+) -> None:
+    msgs = _messages(fixture_feed, every=25)
+    garbage = KafkaSourceMessage(
+        key=b"1", value=b"not avro", topic=topics.RAW_GAME_SNAPSHOTS, partition=0, offset=999
+    )
+    pg, s3, log = _run([*msgs, msgs[3], garbage], workers)
+
+    assert (
+        len(pg) == len(s3) == len(msgs) + 1
+    )  # the duplicate is stored again (upsert makes it once)
+    assert {a.envelope.feed_timestamp for a in pg} == {
+        orjson.loads(a.payload_json)["metaData"]["timeStamp"] for a in pg
+    }
+    dead = [r for r in log if r.topic == topics.DLQ_GAME_SNAPSHOTS]
+    assert len(dead) == 1
+    events = [decode_event(r.value) for r in log if r.topic in TOPIC_OF_KIND.values()]
+    assert all(
+        r.key == str(FIXTURE_GAME_PK).encode() for r in log if r.topic != topics.DLQ_GAME_SNAPSHOTS
+    )
+    plays = {e.event_id for e in events if e.__struct_config__.tag == "play"}
+    assert len(plays) == len(fixture_feed["liveData"]["plays"]["allPlays"])
+
+    derived = box_score(events)
+    official = _official(fixture_feed)
+    for side, players in official.items():
+        for pid, stats in players.items():
+            got = derived["teams"][side]["batting"].get(pid, {})
+            assert {k: got.get(k, 0) for k in stats} == stats, (side, pid)
