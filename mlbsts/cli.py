@@ -11,7 +11,7 @@ import logging
 
 import typer
 
-from mlbsts.commands import game_tools, stack
+from mlbsts.commands import demo, game_tools, stack
 
 app = typer.Typer(
     name="mlbsts",
@@ -21,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack.app, name="stack")
+app.command("demo")(demo.demo)
 app.command("simulate")(game_tools.simulate)
 app.command("events")(game_tools.events)
 app.command("boxscore")(game_tools.boxscore)

@@ -1,0 +1,261 @@
+"""A box score and line score derived only from the event stream, pure.
+
+A fold over events in three steps, in the style of a tiny aggregator:
+``initialize() -> BoxScoreState``, ``agg(state, event)`` (keeps the latest version of
+each ``event_id``: newest ``source_ts``, then highest ``revision``; a
+:class:`~flows.events.Retraction` removes it) and ``result(state) -> dict`` (contract:
+ARCHITECTURE.md section 3, field names of MLB's ``liveData.boxscore``).
+
+Scoring rules, checked against MLB's official box score of every game in the corpus:
+
+- a plate appearance is a completed play whose ``eventType`` is not a base-running event
+  that ended the inning (caught stealing, pickoff, wild pitch, ...) and, when the play
+  lists runner movements, in which the batter moved from home (an inning ended by a
+  runner out at third is an ``other_out`` without a batter); at-bats exclude walks
+  (intentional included), hit by pitch, sacrifices and interference;
+- a player who enters the batting order by substitution has a batting line, zeros at
+  first (MLB lists defensive replacements who never batted);
+- the batter's result is charged to the play's pitcher; outs to the pitcher on the mound
+  at the event that made them; runs to the runner's responsible pitcher (MLB names him
+  for runners he put on base) or else the pitcher on the mound; earned runs likewise,
+  when MLB marks the run earned;
+- ``numberOfPitches`` counts thrown pitches only (no pickoffs, step-offs or automatic
+  balls/strikes); ``strikes`` counts thrown pitches that are strikes or put in play;
+- line score: runs and hits to the batting team of each half inning, errors to the
+  fielding team (each fielder's error once per play event); as in MLB's line score,
+  ``runs`` is absent while a half inning has neither scored nor ended (three outs).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import msgspec
+
+from flows.events import Event, GameEvent, PitchEvent, PlayEvent, Retraction, RunnerEvent
+
+__all__ = ["BATTING_FIELDS", "PITCHING_FIELDS", "BoxScoreState", "agg", "initialize", "result"]
+
+BATTING_FIELDS = (
+    "atBats",
+    "runs",
+    "hits",
+    "doubles",
+    "triples",
+    "homeRuns",
+    "rbi",
+    "baseOnBalls",
+    "strikeOuts",
+    "hitByPitch",
+    "stolenBases",
+)
+PITCHING_FIELDS = (
+    "outs",
+    "hits",
+    "runs",
+    "earnedRuns",
+    "baseOnBalls",
+    "strikeOuts",
+    "homeRuns",
+    "numberOfPitches",
+    "strikes",
+    "battersFaced",
+)
+
+_HITS = {"single": "", "double": "doubles", "triple": "triples", "home_run": "homeRuns"}
+_WALKS = {"walk", "intent_walk"}
+_STRIKEOUTS = {"strikeout", "strikeout_double_play", "strikeout_triple_play"}
+_NOT_AT_BAT = {
+    *_WALKS,
+    "hit_by_pitch",
+    "sac_fly",
+    "sac_bunt",
+    "sac_fly_double_play",
+    "sac_bunt_double_play",
+    "catcher_interf",
+    "fielders_interference",
+}
+_RUNNING_PREFIXES = (
+    "caught_stealing",
+    "pickoff",
+    "stolen_base",
+    "wild_pitch",
+    "passed_ball",
+    "balk",
+    "other_advance",
+    "defensive_indiff",
+    "runner_double_play",
+    "forced_balk",
+)
+
+
+class BoxScoreState(msgspec.Struct):
+    """The latest version of every live event of one game, by ``event_id``."""
+
+    game_pk: int | None = None
+    latest: dict[str, Event] = {}
+
+
+def initialize() -> BoxScoreState:
+    return BoxScoreState(latest={})
+
+
+def _newer(new: Event, old: Event) -> bool:
+    return (new.source_ts, new.revision) >= (old.source_ts, old.revision)
+
+
+def agg(state: BoxScoreState, event: Event) -> BoxScoreState:
+    """Fold one event into ``state`` (in place; returned for convenience)."""
+    if state.game_pk is None:
+        state.game_pk = event.gamePk
+    old = state.latest.get(event.event_id)
+    if old is None or _newer(event, old):
+        state.latest[event.event_id] = event
+    return state
+
+
+def is_plate_appearance(event_type: str | None) -> bool:
+    """Whether a completed play with this ``eventType`` is a plate appearance."""
+    return event_type is not None and not event_type.startswith(_RUNNING_PREFIXES)
+
+
+def _sides(half: str) -> tuple[str, str]:
+    """(batting side, fielding side) of a half inning."""
+    return ("away", "home") if half == "top" else ("home", "away")
+
+
+Line = dict[str, int]
+
+
+def _line(
+    table: dict[str, dict[int, Line]], side: str, person: int | None, fields: tuple[str, ...]
+) -> Line:
+    key = -1 if person is None else person
+    if key not in table[side]:
+        table[side][key] = dict.fromkeys(fields, 0)
+    return table[side][key]
+
+
+def _ordered(line: Line) -> Line:
+    """MLB's key order: runs (when shown), hits, errors."""
+    return {key: line[key] for key in ("runs", "hits", "errors") if key in line}
+
+
+def result(state: BoxScoreState) -> dict[str, Any]:
+    """The box score JSON of the events folded so far."""
+    batting: dict[str, dict[int, Line]] = {"home": {}, "away": {}}
+    pitching: dict[str, dict[int, Line]] = {"home": {}, "away": {}}
+    innings: dict[int, dict[str, Line]] = defaultdict(
+        lambda: {"home": {"hits": 0, "errors": 0}, "away": {"hits": 0, "errors": 0}}
+    )
+    errors: set[tuple[int, int | None, int]] = set()
+    live = [e for e in state.latest.values() if not isinstance(e, Retraction)]
+    with_runners = {e.atBatIndex for e in live if isinstance(e, RunnerEvent)}
+    from_home = {
+        (e.atBatIndex, e.runnerId)
+        for e in live
+        if isinstance(e, RunnerEvent) and e.startBase is None
+    }
+
+    def bat(side: str, person: int | None) -> Line:
+        return _line(batting, side, person, BATTING_FIELDS)
+
+    def pit(side: str, person: int | None) -> Line:
+        return _line(pitching, side, person, PITCHING_FIELDS)
+
+    for event in live:
+        if isinstance(event, PlayEvent):
+            bat_side, field_side = _sides(event.halfInning)
+            inning = innings[event.inning]
+            if event.outs >= 3:
+                inning[bat_side].setdefault("runs", 0)
+            kind = event.eventType
+            if not is_plate_appearance(kind) or (
+                event.atBatIndex in with_runners
+                and (event.atBatIndex, event.batterId) not in from_home
+            ):
+                continue
+            batter, pitcher = bat(bat_side, event.batterId), pit(field_side, event.pitcherId)
+            pitcher["battersFaced"] += 1
+            batter["rbi"] += event.rbi
+            if kind not in _NOT_AT_BAT:
+                batter["atBats"] += 1
+            if kind in _HITS:
+                batter["hits"] += 1
+                pitcher["hits"] += 1
+                inning[bat_side]["hits"] += 1
+                if _HITS[kind]:
+                    batter[_HITS[kind]] += 1
+                if kind == "home_run":
+                    pitcher["homeRuns"] += 1
+            elif kind in _WALKS:
+                batter["baseOnBalls"] += 1
+                pitcher["baseOnBalls"] += 1
+            elif kind in _STRIKEOUTS:
+                batter["strikeOuts"] += 1
+                pitcher["strikeOuts"] += 1
+            elif kind == "hit_by_pitch":
+                batter["hitByPitch"] += 1
+        elif isinstance(event, GameEvent):
+            if event.isSubstitution and event.battingOrder is not None and event.halfInning:
+                bat_side, field_side = _sides(event.halfInning)
+                side = bat_side if event.action == "offensive_substitution" else field_side
+                bat(side, event.playerId)
+        elif isinstance(event, PitchEvent):
+            _, field_side = _sides(event.halfInning)
+            if event.isPitch:
+                pitcher = pit(field_side, event.pitcherId)
+                pitcher["numberOfPitches"] += 1
+                if event.isStrike or event.isInPlay:
+                    pitcher["strikes"] += 1
+        elif isinstance(event, RunnerEvent):
+            bat_side, field_side = _sides(event.halfInning)
+            inning = innings[event.inning]
+            for fielder in event.errorFielderIds:
+                key = (event.atBatIndex, event.playEventIndex, fielder)
+                if key not in errors:
+                    errors.add(key)
+                    inning[field_side]["errors"] += 1
+            if event.isOut:
+                pit(field_side, event.pitcherId)["outs"] += 1
+            if event.movementReason is not None and event.movementReason.startswith(
+                "r_stolen_base"
+            ):
+                bat(bat_side, event.runnerId)["stolenBases"] += 1
+            if event.endBase == "score":
+                bat(bat_side, event.runnerId)["runs"] += 1
+                charged = pit(field_side, event.responsiblePitcherId or event.pitcherId)
+                charged["runs"] += 1
+                if event.earned:
+                    charged["earnedRuns"] += 1
+                inning[bat_side]["runs"] = inning[bat_side].get("runs", 0) + 1
+
+    def people(table: dict[int, Line]) -> dict[str, Line]:
+        return {str(person): line for person, line in sorted(table.items())}
+
+    return {
+        "gamePk": state.game_pk,
+        "teams": {
+            side: {"batting": people(batting[side]), "pitching": people(pitching[side])}
+            for side in ("home", "away")
+        },
+        "linescore": {
+            "innings": [
+                {
+                    "num": num,
+                    "home": _ordered(innings[num]["home"]),
+                    "away": _ordered(innings[num]["away"]),
+                }
+                for num in sorted(innings)
+            ]
+        },
+    }
+
+
+def box_score(events: list[Event]) -> dict[str, Any]:
+    """Fold a whole event stream and return the box score."""
+    state = initialize()
+    for event in events:
+        agg(state, event)
+    return result(state)

@@ -1,0 +1,268 @@
+"""The stateful snapshot diff: successive ``feed/live`` snapshots of a game → events, pure.
+
+``step(state, snapshot) -> (state, events)`` fits Bytewax's ``stateful_flat_map`` keyed
+by gamePk. The rules (ARCHITECTURE.md section 2):
+
+- an identical snapshot (same bytes) emits nothing (counted in ``duplicate_snapshots``);
+- a snapshot older, by ``metaData.timeStamp``, than the newest seen emits nothing and is
+  counted in ``stale_snapshots``;
+- otherwise every event whose content differs from what was last emitted under its
+  ``event_id`` is emitted, in game order: first time with ``revision`` 0, then +1 per
+  change; an emitted event that is no longer in the feed is retracted (a
+  :class:`~flows.events.Retraction`), and if it comes back it is emitted again with the
+  next revision. An unchanged event is never emitted again, so a gap (many missed
+  pitches) simply emits all the missed events and the final event set does not depend on
+  the polling cadence;
+- plays are emitted only once complete (``about.isComplete``); pitches, runner
+  movements and actions as they appear. A placeholder play ("Batter Timeout.") replaced
+  at the same index is diffed like any other change.
+
+State (:class:`GameState`) is compact: per play a 16-byte hash of its raw JSON plus, per
+event id, an 8-byte content hash and the revision, never the feed itself. Only plays
+whose raw bytes (or whose inherited pitcher) changed are decoded, so a snapshot costs
+about one scan of the JSON. ``step`` updates the state it is given in place and returns
+it.
+
+Releasing state: ``GameState.final_ts`` is the first ``metaData.timeStamp`` at which the
+game was ``Final``. :func:`is_expired` says whether a grace period has passed since then;
+:func:`flow_step` (the Bytewax mapper) returns ``None`` as the state, which makes
+Bytewax drop it, once a snapshot or a :class:`Tick` arrives after the grace period. A
+snapshot arriving after release starts over at revision 0, which sinks absorb because
+they upsert by identity with the newest ``source_ts`` winning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import orjson
+
+from flows.envelope import SnapshotEnvelope, parse_feed_timestamp
+from flows.events import Event, GameEvent, Retraction
+from flows.feed import FeedHead, decode_head, decode_play
+from flows.play_events import derive_play_events, end_pitcher
+
+__all__ = [
+    "DEFAULT_GRACE",
+    "GameState",
+    "PlayState",
+    "SnapshotError",
+    "Tick",
+    "flow_step",
+    "is_expired",
+    "step",
+]
+
+DEFAULT_GRACE = timedelta(hours=2)
+
+Snapshot = bytes | dict[str, Any] | SnapshotEnvelope
+
+_ENCODER = msgspec.json.Encoder()
+
+
+class SnapshotError(ValueError):
+    """A snapshot the engine cannot use (not a feed, or another game's)."""
+
+
+class Tick(msgspec.Struct, frozen=True):
+    """A clock item for :func:`flow_step`: lets a flow release finished games' state."""
+
+    now: datetime
+
+
+class PlayState(msgspec.Struct, array_like=True):
+    """What the engine remembers of one entry of ``allPlays``."""
+
+    raw_hash: bytes = b""  # b"": the play is gone from the feed
+    pitcher_before: int | None = None
+    half: str = ""
+    end_pitcher: int | None = None
+    events: dict[str, tuple[bytes, int]] = {}
+
+
+class GameState(msgspec.Struct):
+    """Per-game state of :func:`step` (picklable; sizes in the module docstring)."""
+
+    game_pk: int
+    newest_ts: str = ""
+    snapshot_hash: bytes = b""
+    snapshots: int = 0
+    duplicate_snapshots: int = 0
+    stale_snapshots: int = 0
+    final_ts: str | None = None
+    status: tuple[bytes, int] | None = None
+    plays: list[PlayState] = []
+
+
+def _digest(data: bytes | msgspec.Raw, size: int) -> bytes:
+    return hashlib.blake2b(data, digest_size=size).digest()
+
+
+def _content_hash(event: Event) -> bytes:
+    return _digest(_ENCODER.encode(event), 8)
+
+
+def _body(snapshot: Snapshot) -> bytes:
+    if isinstance(snapshot, SnapshotEnvelope):
+        return snapshot.payload_json()
+    if isinstance(snapshot, dict):
+        return orjson.dumps(snapshot)
+    return snapshot
+
+
+def _upsert(
+    records: dict[str, tuple[bytes, int]], event: Event, source_ts: str, out: list[Event]
+) -> None:
+    digest = _content_hash(event)
+    known = records.get(event.event_id)
+    if known is None:
+        revision = 0
+    elif known[0] == digest:
+        return
+    else:
+        revision = known[1] + 1
+    records[event.event_id] = (digest, revision)
+    out.append(msgspec.structs.replace(event, revision=revision, source_ts=source_ts))
+
+
+def _retract_missing(
+    records: dict[str, tuple[bytes, int]],
+    keep: set[str],
+    game_pk: int,
+    source_ts: str,
+    out: list[Event],
+) -> None:
+    for event_id, (digest, revision) in records.items():
+        if digest and event_id not in keep:
+            records[event_id] = (b"", revision + 1)
+            out.append(
+                Retraction(
+                    event_id=event_id,
+                    revision=revision + 1,
+                    source_ts=source_ts,
+                    gamePk=game_pk,
+                    retracted_kind=event_id.split(":", 1)[0],
+                )
+            )
+
+
+def _status_event(head: FeedHead) -> GameEvent:
+    status = head.gameData.status
+    return GameEvent(
+        event_id=f"game:{head.gamePk}:status",
+        gamePk=head.gamePk,
+        action="status",
+        description=status.detailedState,
+        abstractGameState=status.abstractGameState,
+        detailedState=status.detailedState,
+        codedGameState=status.codedGameState,
+        homeTeamId=head.gameData.teams.home.id,
+        awayTeamId=head.gameData.teams.away.id,
+    )
+
+
+def _emit_status(state: GameState, head: FeedHead, out: list[Event]) -> None:
+    records = {} if state.status is None else {f"game:{head.gamePk}:status": state.status}
+    _upsert(records, _status_event(head), head.metaData.timeStamp, out)
+    state.status = next(iter(records.values()))
+
+
+def _diff_plays(state: GameState, head: FeedHead, out: list[Event]) -> None:
+    game_pk, ts = head.gamePk, head.metaData.timeStamp
+    last_pitcher: dict[str, int | None] = {}
+    raws = head.liveData.plays.allPlays
+    for position, raw in enumerate(raws):
+        raw_hash = _digest(raw, 16)
+        if position == len(state.plays):
+            state.plays.append(PlayState(events={}))
+        kept = state.plays[position]
+        if kept.raw_hash == raw_hash:
+            before = last_pitcher.get(kept.half)
+            if kept.pitcher_before == before:
+                last_pitcher[kept.half] = kept.end_pitcher
+                continue
+        play = decode_play(raw)
+        half = play.about.halfInning
+        before = last_pitcher.get(half)
+        events = derive_play_events(game_pk, play, before)
+        for event in events:
+            _upsert(kept.events, event, ts, out)
+        _retract_missing(kept.events, {e.event_id for e in events}, game_pk, ts, out)
+        kept.raw_hash, kept.pitcher_before, kept.half = raw_hash, before, half
+        kept.end_pitcher = end_pitcher(play)
+        last_pitcher[half] = kept.end_pitcher
+    for kept in state.plays[len(raws) :]:
+        if kept.raw_hash:
+            _retract_missing(kept.events, set(), game_pk, ts, out)
+            kept.raw_hash = b""
+
+
+def _is_final(head: FeedHead) -> bool:
+    return head.gameData.status.abstractGameState == "Final"
+
+
+def step(state: GameState | None, snapshot: Snapshot) -> tuple[GameState, list[Event]]:
+    """Diff one snapshot against the state; see the module docstring for the rules."""
+    body = _body(snapshot)
+    try:
+        head = decode_head(body)
+    except msgspec.MsgspecError as e:
+        raise SnapshotError(f"not a feed/live response: {e}") from e
+    if state is None:
+        state = GameState(game_pk=head.gamePk, plays=[])
+    elif head.gamePk != state.game_pk:
+        raise SnapshotError(f"snapshot of game {head.gamePk} sent to game {state.game_pk}")
+    ts = head.metaData.timeStamp
+    if ts < state.newest_ts:
+        state.stale_snapshots += 1
+        return state, []
+    snapshot_hash = _digest(body, 16)
+    if snapshot_hash == state.snapshot_hash:
+        state.duplicate_snapshots += 1
+        return state, []
+    state.snapshots += 1
+    state.snapshot_hash, state.newest_ts = snapshot_hash, ts
+    out: list[Event] = []
+    final = _is_final(head)
+    if not final:
+        _emit_status(state, head, out)
+    _diff_plays(state, head, out)
+    if final:
+        _emit_status(state, head, out)
+        if state.final_ts is None:
+            state.final_ts = ts
+    return state, out
+
+
+def is_expired(state: GameState, now: datetime, grace: timedelta = DEFAULT_GRACE) -> bool:
+    """True once the game has been Final (by feed time) for longer than ``grace``."""
+    if state.final_ts is None:
+        return False
+    return now >= parse_feed_timestamp(state.final_ts) + grace
+
+
+def flow_step(
+    state: GameState | None, item: Snapshot | Tick, grace: timedelta = DEFAULT_GRACE
+) -> tuple[GameState | None, list[Event]]:
+    """The Bytewax ``stateful_flat_map`` mapper: :func:`step`, releasing finished games.
+
+    Returns ``None`` as the state (Bytewax then forgets the key) when, after this item,
+    the game has been Final for longer than ``grace``, judged by the item's time (a
+    snapshot's ``metaData.timeStamp`` or a :class:`Tick`'s ``now``).
+    """
+    if isinstance(item, Tick):
+        if state is None or is_expired(state, item.now, grace):
+            return None, []
+        return state, []
+    state, events = step(state, item)
+    if state.newest_ts and is_expired(state, parse_feed_timestamp(state.newest_ts), grace):
+        return None, events
+    return state, events
+
+
+def utc_now() -> datetime:
+    """The wall clock, for flows that build :class:`Tick` items."""
+    return datetime.now(UTC)

@@ -1,0 +1,76 @@
+"""``mlbsts demo``: the main job end to end on the local stack with a real recorded game."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+console = Console()
+
+
+def demo(
+    feed: Path | None = typer.Option(
+        None, "--feed", help="a final feed/live JSON (.json or .json.gz); default: a recorded game"
+    ),
+    every: int = typer.Option(5, "--every", min=1, help="poll after every N pitches"),
+    timeout: float = typer.Option(300.0, help="seconds the dataflow may take"),
+) -> None:
+    """Publish a real game's snapshots, run the Bytewax dataflow, print what landed."""
+    from mlbsts import demo as job
+    from mlbsts import stack
+    from mlbsts.scoreboard import box_score_tables, line_score_table
+    from mlbsts.settings import get_settings
+
+    settings = get_settings()
+    console.print("[bold]1/4[/] local stack")
+    try:
+        stack.up(settings)
+    except stack.StackError as e:
+        console.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(1) from e
+    path = feed or job.default_feed(settings)
+    console.print(f"[bold]2/4[/] game: {path}")
+    tasks: dict[str, TaskID] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        try:
+            result = job.run_demo(settings, path, every, progress, timeout_s=timeout)
+        except job.DemoError as e:
+            console.print(f"[bold red]error:[/] {e}")
+            raise typer.Exit(1) from e
+    console.print(
+        f"[bold]3/4[/] landed: {result.raw_rows} raw snapshots in PostgreSQL, "
+        f"{result.s3_objects} gzip objects in s3://{settings.s3_bucket}/raw/, events "
+        + ", ".join(f"{t}={n}" for t, n in result.events_by_topic.items())
+        + f" (dataflow {result.flow_seconds:.1f}s)"
+    )
+    game = result.feed["gameData"]
+    teams = {side: game["teams"][side]["name"] for side in ("home", "away")}
+    people = {
+        str(p["id"]): p.get("boxscoreName") or p["fullName"] for p in game["players"].values()
+    }
+    console.print("[bold]4/4[/] derived from the event topics only:")
+    console.print(line_score_table(result.box, teams))
+    for table in box_score_tables(result.box, teams, people):
+        console.print(table)
