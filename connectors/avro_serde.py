@@ -124,11 +124,11 @@ class AvroCodec:
         else:
             raise UnknownFramingError(f"{self.name}: not Avro (first bytes {data[:2]!r})")
         try:
-            record: dict[str, Any] = fastavro.schemaless_reader(
-                io.BytesIO(body), writer, self._schema
-            )
+            record = fastavro.schemaless_reader(io.BytesIO(body), writer, self._schema)
         except (ValueError, TypeError, EOFError, IndexError, KeyError) as e:
             raise MalformedRecordError(f"{self.name}: malformed Avro body: {e}") from e
+        if not isinstance(record, dict):
+            raise MalformedRecordError(f"{self.name}: not a record: {type(record).__name__}")
         return record
 
     def _writer_for_id(self, schema_id: int) -> Any:

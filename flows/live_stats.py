@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import bytewax.operators as op
-from bytewax.connectors.kafka import KafkaSource, KafkaSourceMessage
+from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
@@ -32,7 +32,7 @@ from flows.snapshot_diff import GameState, SnapshotError, flow_step
 from mlbsts.settings import get_settings
 from mlbsts.topics import RAW_GAME_SNAPSHOTS
 
-RawMessage = KafkaSourceMessage[bytes | None, bytes | None]
+RawMessage = KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes | None, bytes | None]
 
 
 @dataclass(frozen=True)

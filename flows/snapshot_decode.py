@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
-from bytewax.connectors.kafka import KafkaSourceMessage
+from bytewax.connectors.kafka import KafkaError, KafkaSourceMessage
 
 from connectors.avro_serde import SerdeError
 from connectors.envelope_serde import decode_envelope
@@ -35,9 +35,15 @@ _HEADER = msgspec.json.Decoder(_FeedHeader)
 
 
 def decode_snapshot(
-    msg: KafkaSourceMessage[bytes | None, bytes | None],
+    msg: KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes | None, bytes | None],
 ) -> AcceptedSnapshot | DeadLetter:
-    """Decode the envelope and read the game's date; anything wrong is a dead letter."""
+    """Decode the envelope and read the game's date; anything wrong is a dead letter.
+
+    A ``KafkaError`` item (only with ``raise_on_errors=False`` sources) is broken
+    infrastructure, not bad data: it raises.
+    """
+    if isinstance(msg, KafkaError):
+        raise RuntimeError(f"Kafka error on {msg.msg.topic}[{msg.msg.partition}]: {msg.err}")
 
     def dead(error_class: ErrorClass, reason: str, game_pk: int | None = None) -> DeadLetter:
         return DeadLetter(
