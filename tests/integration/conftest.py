@@ -1,0 +1,90 @@
+"""Fixtures of the integration tier: the real local stack, fresh resources per test.
+
+``stack_settings`` (session) makes sure the stack is up by calling ``mlbsts.stack.up``,
+which starts only what is not running and is harmless when everything is. It does *not*
+stop the stack at the end, even when this session started it: the Makefile owns the
+stack's lifetime (``mlbsts stack up`` before, ``mlbsts stack down`` after), a developer
+re-running one test keeps the ~3 s start-up, and a session cannot know whether another
+process (a demo, a second pytest) uses the stack meanwhile.
+
+Each test gets its own topic, bucket and Postgres schema (unique names, removed after),
+so tests never see each other's data and may run in any order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+from psycopg import sql
+
+from mlbsts import stack
+from mlbsts.settings import Settings, get_settings
+from mlbsts.stack import s3
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def stack_settings() -> Settings:
+    settings = get_settings()
+    status = stack.up(settings)
+    assert status.healthy, status
+    return settings
+
+
+@pytest.fixture
+def kafka_admin(stack_settings: Settings) -> AdminClient:
+    return AdminClient({"bootstrap.servers": stack_settings.kafka_bootstrap_servers})
+
+
+@pytest.fixture
+def kafka_topic(stack_settings: Settings, kafka_admin: AdminClient) -> Iterator[str]:
+    """A new topic (``kafka_topic_partitions`` partitions), deleted after the test."""
+    name = unique("test-")
+    new = NewTopic(name, num_partitions=stack_settings.kafka_topic_partitions)
+    for future in kafka_admin.create_topics([new]).values():
+        future.result(timeout=15)
+    yield name
+    for future in kafka_admin.delete_topics([name]).values():
+        future.result(timeout=15)
+
+
+@pytest.fixture
+def s3_bucket(stack_settings: Settings) -> Iterator[str]:
+    """A new, empty bucket, emptied and removed after the test."""
+    client = s3.client(stack_settings)
+    name = unique("test-")
+    client.make_bucket(name)
+    yield name
+    for obj in client.list_objects(name, recursive=True):
+        if obj.object_name is not None:
+            client.remove_object(name, obj.object_name)
+    client.remove_bucket(name)
+
+
+@pytest.fixture
+def pg_schema(stack_settings: Settings) -> Iterator[str]:
+    """A new schema in the DSN's database (``CREATE SCHEMA test_…``), dropped after."""
+    name = unique("test_")
+    dsn = stack_settings.postgres_dsn.get_secret_value()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    yield name
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def pg_conn(
+    stack_settings: Settings, pg_schema: str
+) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A connection whose ``search_path`` is the test's fresh schema."""
+    dsn = stack_settings.postgres_dsn.get_secret_value()
+    with psycopg.connect(dsn, options=f"-c search_path={pg_schema}") as conn:
+        yield conn
