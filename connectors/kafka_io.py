@@ -55,7 +55,9 @@ def consumer_config(settings: Settings) -> dict[str, str | int | bool]:
     return {
         "bootstrap.servers": settings.kafka_bootstrap_servers,
         "fetch.message.max.bytes": settings.kafka_max_message_bytes,
-        "receive.message.max.bytes": settings.kafka_max_message_bytes + 1024 * 1024,
+        "fetch.max.bytes": 4 * settings.kafka_max_message_bytes,
+        # librdkafka: must exceed fetch.max.bytes by at least 512 bytes of protocol framing
+        "receive.message.max.bytes": 4 * settings.kafka_max_message_bytes + 1024 * 1024,
     }
 
 

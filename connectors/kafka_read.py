@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from connectors.kafka_io import consumer_config
 from mlbsts.settings import Settings
 
 
@@ -31,12 +32,10 @@ def read_topic(
     partitions = sorted(meta.topics[topic].partitions)
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            **consumer_config(settings),
             "group.id": "mlbsts-reader",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
-            "fetch.message.max.bytes": settings.kafka_max_message_bytes,
-            "receive.message.max.bytes": settings.kafka_max_message_bytes + 1024 * 1024,
         }
     )
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
@@ -63,3 +62,11 @@ def read_topic(
         raise KafkaReadError(f"reading {topic}: no end reached in {timeout_s}s")
     finally:
         consumer.close()
+
+
+def next_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """For each partition, the offset the next record will get (read, not from watermarks)."""
+    after: dict[int, int] = {}
+    for msg in read_topic(settings, topic, quiet_s=0.5):
+        after[msg.partition() or 0] = (msg.offset() or 0) + 1
+    return after
