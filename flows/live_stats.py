@@ -11,7 +11,6 @@ around a resume and idempotent (upserts, deterministic keys, stable ``event_id``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +24,7 @@ from connectors.kafka_io import CheckedKafkaSink, OutRecord, consumer_config, pr
 from connectors.raw_sinks import RawPostgresSink, RawS3Sink
 from connectors.records import dead_letter_record, event_record
 from flows.accepted import AcceptedSnapshot
+from flows.batches import EventBatch
 from flows.dead_letters import DeadLetter, ErrorClass, dead_letter_of
 from flows.events import Event
 from flows.snapshot_decode import decode_snapshot
@@ -46,11 +46,26 @@ class FlowSinks:
 
 def _diff(
     state: GameState | None, item: AcceptedSnapshot
-) -> tuple[GameState | None, Iterable[Event | DeadLetter]]:
+) -> tuple[GameState | None, list[EventBatch | DeadLetter]]:
+    """One snapshot → one ``EventBatch`` (maybe empty), or a dead letter if it is refused."""
+    stale_before = state.stale_snapshots if state is not None else 0
     try:
-        return flow_step(state, item.payload_json)
+        new_state, events = flow_step(state, item.payload_json)
     except SnapshotError as e:
         return state, [dead_letter_of(item, ErrorClass.WRONG_TYPE, str(e))]
+    if new_state is not None and new_state.stale_snapshots > stale_before:
+        reason = (
+            f"feed timestamp {item.envelope.feed_timestamp} is older than "
+            f"{new_state.newest_ts}, the newest already processed"
+        )
+        return new_state, [dead_letter_of(item, ErrorClass.STALE, reason)]
+    batch = EventBatch(
+        game_pk=item.envelope.gamePk,
+        game_date=item.game_date,
+        source_ts=item.envelope.feed_timestamp or "",
+        events=tuple(events),
+    )
+    return new_state, [batch]
 
 
 def _to_record(item: Event | DeadLetter) -> OutRecord:
@@ -71,9 +86,13 @@ def build_flow(source: Source[RawMessage], sinks: FlowSinks) -> Dataflow:
     op.output("raw_to_s3", accepted, sinks.raw_s3)
     keyed = op.key_on("key_by_game", accepted, _game_key)
     # (gamePk, AcceptedSnapshot)
-    events = op.stateful_flat_map("diff_snapshots", keyed, _diff)
-    # (gamePk, PitchEvent | PlayEvent | RunnerEvent | GameEvent | Retraction | DeadLetter)
-    outputs = op.merge("all_outputs", op.key_rm("unkey_events", events), dead)
+    diffed = op.key_rm("unkey_diffs", op.stateful_flat_map("diff_snapshots", keyed, _diff))
+    # EventBatch | DeadLetter (stale or undecodable snapshot)
+    split_diffs = op.branch("split_refused_snapshots", diffed, _is_batch)
+    batches: Any = split_diffs.trues  # EventBatch
+    events = op.flat_map("events_of_batch", batches, _events_of)
+    # PitchEvent | PlayEvent | RunnerEvent | GameEvent | Retraction
+    outputs: Any = op.merge("all_outputs", events, dead, split_diffs.falses)
     records = op.map("encode_records", outputs, _to_record)
     # OutRecord(topic, key=gamePk, value)
     op.output("write_log", records, sinks.log)
@@ -82,6 +101,14 @@ def build_flow(source: Source[RawMessage], sinks: FlowSinks) -> Dataflow:
 
 def _is_accepted(item: AcceptedSnapshot | DeadLetter) -> bool:
     return isinstance(item, AcceptedSnapshot)
+
+
+def _is_batch(item: EventBatch | DeadLetter) -> bool:
+    return isinstance(item, EventBatch)
+
+
+def _events_of(batch: EventBatch) -> tuple[Event, ...]:
+    return batch.events
 
 
 def _game_key(item: AcceptedSnapshot) -> str:

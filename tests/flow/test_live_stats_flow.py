@@ -12,7 +12,7 @@ from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 
 from connectors.envelope_serde import encode_envelope
 from connectors.kafka_io import OutRecord
-from connectors.records import TOPIC_OF_KIND
+from connectors.records import TOPIC_OF_KIND, _dead_letter_codec
 from flows.accepted import AcceptedSnapshot
 from flows.boxscore import box_score
 from flows.envelope import make_envelope
@@ -95,8 +95,12 @@ def test_flow_stores_every_snapshot_and_emits_the_game(
     assert {a.envelope.feed_timestamp for a in pg} == {
         orjson.loads(a.payload_json)["metaData"]["timeStamp"] for a in pg
     }
-    dead = [r for r in log if r.topic == topics.DLQ_GAME_SNAPSHOTS]
-    assert len(dead) == 1
+    dead = [
+        _dead_letter_codec().decode(r.value) for r in log if r.topic == topics.DLQ_GAME_SNAPSHOTS
+    ]
+    assert sorted(d["error_class"] for d in dead) == ["stale", "unparsable"]
+    stale = next(d for d in dead if d["error_class"] == "stale")
+    assert (stale["source_offset"], stale["gamePk"]) == (3, FIXTURE_GAME_PK)
     events = [decode_event(r.value) for r in log if r.topic in TOPIC_OF_KIND.values()]
     assert all(
         r.key == str(FIXTURE_GAME_PK).encode() for r in log if r.topic != topics.DLQ_GAME_SNAPSHOTS
