@@ -11,7 +11,7 @@ import logging
 
 import typer
 
-from mlbsts.commands import demo, game_tools, stack
+from mlbsts.commands import demo, game_tools, ingest, init, replay, stack
 
 app = typer.Typer(
     name="mlbsts",
@@ -21,18 +21,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack.app, name="stack")
+app.command("init")(init.init)
 app.command("demo")(demo.demo)
 app.command("simulate")(game_tools.simulate)
 app.command("events")(game_tools.events)
 app.command("boxscore")(game_tools.boxscore)
+app.command("replay-server")(replay.replay_server)
+app.command("ingest")(ingest.ingest)
+app.command("coverage")(ingest.coverage)
 
 
 @app.callback()
 def _main(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logging"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="log progress details (INFO)"),
 ) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
 

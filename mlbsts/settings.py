@@ -54,6 +54,27 @@ class Settings(BaseSettings):
         False, description="stop the dataflow at the end of the raw topic (demo, batch replay)"
     )
     flow_batch_size: int = Field(100, ge=1, description="raw snapshots read per source poll")
+    stats_window_wait_s: float = Field(
+        120.0, ge=0, description="event-time lateness allowed before a stats window closes"
+    )
+    redis_live_final_ttl_s: int = Field(
+        86400, ge=1, description="Redis expiry of a game's live state once it is Final"
+    )
+    max_snapshot_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="largest uncompressed feed/live payload accepted"
+    )
+    # ingestion: MLB Stats API client and scheduler
+    mlb_api_base_url: str = Field("https://statsapi.mlb.com", description="MLB Stats API root")
+    mlb_api_rate_per_s: float = Field(5.0, gt=0, description="requests per second per host")
+    mlb_api_burst: int = Field(5, ge=1, description="token-bucket burst per host")
+    mlb_api_timeout_s: float = Field(10.0, gt=0, description="timeout of one request")
+    mlb_api_max_attempts: int = Field(5, ge=1, description="attempts per call (1 = no retry)")
+    mlb_api_backoff_base_s: float = Field(0.5, gt=0, description="first retry backoff ceiling")
+    mlb_api_backoff_cap_s: float = Field(30.0, gt=0, description="largest retry backoff")
+    mlb_api_breaker_threshold: int = Field(5, ge=1, description="failures that open the breaker")
+    mlb_api_breaker_reset_s: float = Field(30.0, gt=0, description="open breaker's cool-down")
+    schedule_cache_ttl_s: int = Field(60, ge=1, description="Redis TTL of schedule responses")
+    ingest_max_parallel: int = Field(8, ge=1, description="games polled at the same time")
     # local
     stack_dir: Path = Field(Path(".mlbsts"), description="data and logs of the embedded stack")
     data_dir: Path = Field(

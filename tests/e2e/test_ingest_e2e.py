@@ -20,7 +20,6 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from connectors.envelope_serde import decode_envelope
-from connectors.ingest_kafka import reader_settings
 from connectors.kafka_read import read_topic
 from connectors.replay_corpus import Corpus
 from connectors.replay_server import FaultPlan, FaultRule, ReplayClock, ReplayServer, start_of_day
@@ -91,12 +90,10 @@ def check_topic(settings: Settings, corpus: Corpus, data_dir: Path, snap: str, s
     timeline = corpus.timeline(GAME)
     assert timeline is not None
     envelopes = [
-        decode_envelope(m.value() or b"") for m in read_topic(reader_settings(settings), snap)
+        decode_envelope(m.value() or b"") for m in read_topic(settings, snap)
     ]
     assert {e.gamePk for e in envelopes} == {GAME}
     stamps = [e.feed_timestamp for e in envelopes]
-    missing = sorted(set(timeline.timecodes) - set(stamps))
-    print("N", len(stamps), len(timeline.timecodes), "missing", missing, "first", stamps[:5], [m for m in stamps if stamps.count(m) > 1])
     assert stamps == timeline.timecodes  # every distinct snapshot, once, in order
     final = orjson.loads(envelopes[-1].payload_json())
     recorded = orjson.loads((data_dir / "mlb" / "feed_live" / f"{GAME}.json").read_bytes())
@@ -136,7 +133,6 @@ def test_replayed_game_lands_in_the_topic_exactly_once(
     clock = ReplayClock(start_of_day(corpus, DAY), SPEED, paused=True)
     with ReplayServer(corpus, clock, faults=faults) as server:
         stats = run_ingest(server, *topics)
-        print("STATS", stats, [(r.path[-30:], r.status) for r in server.request_log()[:6]])
         log = server.request_log()
     assert stats["games"] == {str(GAME): "done"}
     statuses = [r.status for r in log]

@@ -1,0 +1,91 @@
+"""``mlbsts ingest`` (the poller) and ``mlbsts coverage DATE`` (games missed)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import typer
+
+from mlbsts import topics
+
+
+def ingest(
+    day: list[str] = typer.Option([], "--date", help="YYYY-MM-DD (repeatable); default today"),
+    base_url: str | None = typer.Option(None, "--base-url", help="API root (replay server)"),
+    until_final: bool = typer.Option(False, "--until-final", help="stop when all games end"),
+    speed: float = typer.Option(1.0, "--speed", min=0.001, help="replay: time runs X times faster"),
+    snapshots_topic: str = typer.Option(topics.RAW_GAME_SNAPSHOTS, "--snapshots-topic"),
+    schedules_topic: str = typer.Option(topics.RAW_SCHEDULES, "--schedules-topic"),
+    every_timecode: bool = typer.Option(
+        False, "--every-timecode", help="fetch every new timecode, not only the newest"
+    ),
+    no_diff_patch: bool = typer.Option(False, "--no-diff-patch", help="always full feeds"),
+    max_runtime: float | None = typer.Option(None, "--max-runtime", help="stop after N s"),
+    rate: float | None = typer.Option(None, "--rate", help="requests/s per host"),
+) -> None:
+    """Poll the MLB Stats API and publish snapshots and schedules to Kafka."""
+    import asyncio
+
+    from connectors.ingest_kafka import KafkaPublisher
+    from connectors.ingest_runner import Ingester, IngestOptions, ScaledClock
+    from connectors.mlb_api import ClientConfig, MlbApiClient
+    from connectors.schedule_cache import RedisScheduleCache
+    from mlbsts.settings import get_settings
+
+    settings = get_settings()
+    config = ClientConfig.from_settings(
+        settings, base_url=base_url, rate_per_s=rate, time_scale=speed
+    )
+    options = IngestOptions(
+        snapshots_topic=snapshots_topic,
+        schedules_topic=schedules_topic,
+        days=tuple(date.fromisoformat(d) for d in day),
+        until_final=until_final,
+        max_parallel=settings.ingest_max_parallel,
+        use_diff_patch=not no_diff_patch,
+        every_timecode=every_timecode,
+        max_runtime_s=max_runtime,
+    )
+
+    async def main() -> dict[str, object]:
+        cache = RedisScheduleCache(settings.redis_url, settings.schedule_cache_ttl_s)
+        publisher = KafkaPublisher(settings)
+        try:
+            async with MlbApiClient(config, cache=cache) as api:
+                stats = await Ingester(api, publisher, options, ScaledClock(speed)).run()
+        finally:
+            publisher.close()
+            await cache.aclose()
+        return {
+            "polls": stats.polls,
+            "published": stats.published,
+            "unchanged": stats.unchanged,
+            "patches_applied": stats.patches_applied,
+            "patch_fallbacks": stats.patch_fallbacks,
+            "api_failures": stats.api_failures,
+            "schedules_published": stats.schedules_published,
+            "games": {str(k[0]): t.phase.value for k, t in sorted(stats.tracks.items())},
+        }
+
+    print(json.dumps(asyncio.run(main())))
+
+
+def coverage(
+    day: str = typer.Argument(..., help="YYYY-MM-DD"),
+    snapshots_topic: str = typer.Option(topics.RAW_GAME_SNAPSHOTS, "--snapshots-topic"),
+    schedules_topic: str = typer.Option(topics.RAW_SCHEDULES, "--schedules-topic"),
+) -> None:
+    """Which scheduled games of DATE lack a Final (or Postponed) snapshot; exit 1 if any."""
+    from connectors.ingest_kafka import coverage as compute
+    from mlbsts.settings import get_settings
+
+    report = compute(
+        get_settings(),
+        date.fromisoformat(day),
+        snapshots_topic=snapshots_topic,
+        schedules_topic=schedules_topic,
+    )
+    print(json.dumps(report.as_json(), indent=2))
+    if not report.complete:
+        raise typer.Exit(1)
