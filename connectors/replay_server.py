@@ -8,7 +8,8 @@ Paths are the MLB Stats API's own (what is served: ``connectors.replay_corpus``)
     GET /api/v1.1/game/{pk}/feed/live/diffPatch?startTimecode=..[&endTimecode=..]
 
 Games run on a simulated clock (``ReplayClock``: a start instant and a speed factor), so a
-three-hour game can be replayed in seconds; a paused clock starts on the first request about a game. Every response says what it is in
+three-hour game can be replayed in seconds; a paused clock starts on the first request
+about a game. Every response says what it is in
 ``X-Replay-Source`` (``recorded``, ``synthesized-from-feeds``, ``simulated``,
 ``derived-preview``) and the simulated time in ``X-Replay-Now``.
 

@@ -162,7 +162,8 @@ def on_schedule(
     cadence: Cadence,
 ) -> tuple[dict[tuple[int, date], GameTrack], set[date]]:
     """Merge a schedule's games (with the date each is listed under) into the tracks, keyed
-    by (gamePk, listed date): a postponed game listed again on its new date is a new track. Returns the new tracks and the dates to
+    by (gamePk, listed date): a postponed game listed again on its new date is a new
+    track. Returns the new tracks and the dates to
     follow (where postponed games were rescheduled). A known game keeps its track, except
     that the schedule can postpone or cancel a game that has not started, and that a
     changed start time moves its first-pitch reference."""
