@@ -30,7 +30,6 @@ from flows.events import Event
 from flows.snapshot_decode import decode_snapshot
 from flows.snapshot_diff import GameState, SnapshotError, flow_step
 from mlbsts.settings import get_settings
-from mlbsts.topics import RAW_GAME_SNAPSHOTS
 
 RawMessage = KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes | None, bytes | None]
 
@@ -120,7 +119,7 @@ def production_flow() -> Dataflow:
     settings = get_settings()
     source = KafkaSource(
         brokers=settings.kafka_bootstrap_servers.split(","),
-        topics=[RAW_GAME_SNAPSHOTS],
+        topics=[settings.flow_input_topic],
         tail=not settings.flow_stop_at_end,
         add_config={k: str(v) for k, v in consumer_config(settings).items()},
         batch_size=settings.flow_batch_size,

@@ -77,7 +77,11 @@ def default_feed(settings: Settings) -> Path:
 
 
 def publish(
-    settings: Settings, game_pk: int, snapshots: list[dict[str, Any]], progress: Progress
+    settings: Settings,
+    game_pk: int,
+    snapshots: list[dict[str, Any]],
+    progress: Progress,
+    topic: str = topics.RAW_GAME_SNAPSHOTS,
 ) -> int:
     """Publish a polling sequence of one game's snapshots; returns how many."""
     producer = Producer(producer_config(settings))
@@ -92,9 +96,7 @@ def publish(
             captured_at=datetime.now(UTC),
             feed=snap,
         )
-        record = OutRecord(
-            topics.RAW_GAME_SNAPSHOTS, str(game_pk).encode(), encode_envelope(envelope)
-        )
+        record = OutRecord(topic, str(game_pk).encode(), encode_envelope(envelope))
         produce_all(producer, [record])
         progress("publish snapshots", i, len(snapshots))
     return len(snapshots)

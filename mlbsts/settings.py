@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         False, description="stop the dataflow at the end of the raw topic (demo, batch replay)"
     )
     flow_batch_size: int = Field(100, ge=1, description="raw snapshots read per source poll")
+    flow_input_topic: str = Field(
+        "mlb.raw.game-snapshots",
+        description="raw topic the dataflow reads (replays into a new table version, tests)",
+    )
     stats_window_wait_s: float = Field(
         120.0, ge=0, description="event-time lateness allowed before a stats window closes"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -24,7 +25,11 @@ def yoyo_uri(dsn: str) -> str:
     host = params.get("host") or "127.0.0.1"
     port = params.get("port") or 5432
     dbname = quote(str(params.get("dbname", "")), safe="")
-    return f"postgresql+psycopg://{user}:{password}@{host}:{port}/{dbname}"
+    uri = f"postgresql+psycopg://{user}:{password}@{host}:{port}/{dbname}"
+    # a DSN whose options set search_path (a replay into a new table version, a test
+    # schema) gets its migrations applied in that schema
+    path = re.search(r"search_path\s*=\s*([A-Za-z_][A-Za-z0-9_]*)", str(params.get("options", "")))
+    return f"{uri}?schema={path.group(1)}" if path else uri
 
 
 def apply_migrations(dsn: str, sql_dir: Path = SQL_DIR) -> int:
