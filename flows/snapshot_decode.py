@@ -1,9 +1,15 @@
-"""First step of the flow: a raw Kafka message becomes an accepted snapshot or a dead letter."""
+"""First step of the flow: a raw Kafka message becomes an accepted snapshot or a dead letter.
+
+The envelope is decoded, its payload inflated (never past ``max_snapshot_bytes``: a small
+gzip record cannot blow up the worker's memory) and validated (``flows.validate``). Any
+failure is a :class:`~flows.dead_letters.DeadLetter` that carries the message's original
+key and value, topic, partition and offset; the flow goes on.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any
+import zlib
+from datetime import UTC, datetime
 
 import msgspec
 from bytewax.connectors.kafka import KafkaError, KafkaSourceMessage
@@ -12,32 +18,21 @@ from connectors.avro_serde import SerdeError
 from connectors.envelope_serde import decode_envelope
 from flows.accepted import AcceptedSnapshot
 from flows.dead_letters import DeadLetter, ErrorClass
+from flows.envelope import SnapshotEnvelope
+from flows.validate import check_feed
+from mlbsts.settings import get_settings
+
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
-class _Datetime(msgspec.Struct):
-    officialDate: str | None = None  # noqa: N815
-
-
-class _GameData(msgspec.Struct):
-    datetime: _Datetime | None = None
-
-
-class _Game(msgspec.Struct):
-    pk: int | None = None
-
-
-class _FeedHeader(msgspec.Struct):
-    gamePk: int | None = None  # noqa: N815
-    gameData: _GameData | None = None  # noqa: N815
-
-
-_HEADER = msgspec.json.Decoder(_FeedHeader)
+class _OversizedError(ValueError):
+    """The payload inflates past the limit."""
 
 
 def decode_snapshot(
     msg: KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes | None, bytes | None],
 ) -> AcceptedSnapshot | DeadLetter:
-    """Decode the envelope and read the game's date; anything wrong is a dead letter.
+    """Decode and validate one raw snapshot; anything wrong is a dead letter.
 
     A ``KafkaError`` item (only with ``raise_on_errors=False`` sources) is broken
     infrastructure, not bad data: it raises.
@@ -64,39 +59,44 @@ def decode_snapshot(
         envelope = decode_envelope(msg.value)
     except (SerdeError, msgspec.ValidationError) as e:
         return dead(ErrorClass.UNPARSABLE, f"envelope: {e}")
+    max_bytes = get_settings().max_snapshot_bytes
     try:
-        payload = envelope.payload_json()
-        header = _HEADER.decode(payload)
-    except (OSError, EOFError, msgspec.DecodeError) as e:
+        payload = _payload_json(envelope, max_bytes)
+    except _OversizedError as e:
+        return dead(ErrorClass.OVERSIZED, str(e), envelope.gamePk)
+    except (EOFError, zlib.error) as e:
         return dead(ErrorClass.UNPARSABLE, f"payload: {e}", envelope.gamePk)
-    except msgspec.ValidationError as e:
-        return dead(ErrorClass.WRONG_TYPE, f"payload: {e}", envelope.gamePk)
-    if header.gamePk is not None and header.gamePk != envelope.gamePk:
-        return dead(
-            ErrorClass.GAME_PK_MISMATCH,
-            f"envelope gamePk {envelope.gamePk} but payload gamePk {header.gamePk}",
-            envelope.gamePk,
-        )
+    check = check_feed(payload, key=msg.key, envelope_game_pk=envelope.gamePk, max_bytes=max_bytes)
+    if check.failure is not None:
+        return dead(*check.failure, envelope.gamePk)
     return AcceptedSnapshot(
         envelope=envelope,
         raw_value=msg.value,
         payload_json=payload,
-        game_date=_game_date(header, envelope.captured_at),
+        game_date=check.official_date or envelope.captured_at.date(),
         topic=msg.topic,
         partition=msg.partition,
         offset=msg.offset,
     )
 
 
-def _game_date(header: _FeedHeader, captured_at: datetime) -> date:
-    official: Any = (
-        header.gameData.datetime.officialDate
-        if header.gameData and header.gameData.datetime
-        else None
-    )
-    if isinstance(official, str):
-        try:
-            return date.fromisoformat(official)
-        except ValueError:
-            pass
-    return captured_at.date()
+def _payload_json(envelope: SnapshotEnvelope, max_bytes: int) -> bytes:
+    """The payload as JSON, inflating at most ``max_bytes + 1`` bytes of gzip members."""
+    if envelope.payload_encoding != "gzip":
+        return envelope.payload
+    parts: list[bytes] = []
+    size = 0
+    data = envelope.payload
+    while data:
+        inflater = zlib.decompressobj(_GZIP_WBITS)
+        parts.append(inflater.decompress(data, max_bytes + 1 - size))
+        size += len(parts[-1])
+        if size > max_bytes:
+            raise _OversizedError(
+                f"gzip payload inflates past max_snapshot_bytes={max_bytes} "
+                f"({len(envelope.payload)} bytes compressed)"
+            )
+        if not inflater.eof:
+            raise EOFError("gzip payload is truncated")
+        data = inflater.unused_data
+    return b"".join(parts)

@@ -42,7 +42,7 @@ import orjson
 
 from flows.envelope import SnapshotEnvelope, parse_feed_timestamp
 from flows.events import Event, GameEvent, Retraction
-from flows.feed import FeedHead, decode_head, decode_play
+from flows.feed import FeedHead, Play, decode_head, decode_play
 from flows.play_events import derive_play_events, end_pitcher
 
 __all__ = [
@@ -170,12 +170,37 @@ def _emit_status(state: GameState, head: FeedHead, out: list[Event]) -> None:
     state.status = next(iter(records.values()))
 
 
-def _diff_plays(state: GameState, head: FeedHead, out: list[Event]) -> None:
+def _decode_changed(state: GameState, head: FeedHead) -> tuple[list[bytes], dict[int, Play]]:
+    """Decode every play whose raw bytes changed, before the state is touched.
+
+    A play that does not decode raises ``SnapshotError`` here, so a refused snapshot
+    leaves the state exactly as it was (nothing half-applied, no event lost). Plays with
+    unchanged bytes decoded before, so they cannot fail later.
+    """
+    hashes = [_digest(raw, 16) for raw in head.liveData.plays.allPlays]
+    decoded: dict[int, Play] = {}
+    for position, raw in enumerate(head.liveData.plays.allPlays):
+        known = position < len(state.plays) and state.plays[position].raw_hash == hashes[position]
+        if not known:
+            try:
+                decoded[position] = decode_play(raw)
+            except msgspec.MsgspecError as e:
+                raise SnapshotError(f"allPlays[{position}] of game {head.gamePk}: {e}") from e
+    return hashes, decoded
+
+
+def _diff_plays(
+    state: GameState,
+    head: FeedHead,
+    hashes: list[bytes],
+    decoded: dict[int, Play],
+    out: list[Event],
+) -> None:
     game_pk, ts = head.gamePk, head.metaData.timeStamp
     last_pitcher: dict[str, int | None] = {}
     raws = head.liveData.plays.allPlays
     for position, raw in enumerate(raws):
-        raw_hash = _digest(raw, 16)
+        raw_hash = hashes[position]
         if position == len(state.plays):
             state.plays.append(PlayState(events={}))
         kept = state.plays[position]
@@ -184,7 +209,7 @@ def _diff_plays(state: GameState, head: FeedHead, out: list[Event]) -> None:
             if kept.pitcher_before == before:
                 last_pitcher[kept.half] = kept.end_pitcher
                 continue
-        play = decode_play(raw)
+        play = decoded[position] if position in decoded else decode_play(raw)
         half = play.about.halfInning
         before = last_pitcher.get(half)
         events = derive_play_events(game_pk, play, before)
@@ -223,13 +248,14 @@ def step(state: GameState | None, snapshot: Snapshot) -> tuple[GameState, list[E
     if snapshot_hash == state.snapshot_hash:
         state.duplicate_snapshots += 1
         return state, []
+    hashes, decoded = _decode_changed(state, head)  # may refuse it: nothing changed yet
     state.snapshots += 1
     state.snapshot_hash, state.newest_ts = snapshot_hash, ts
     out: list[Event] = []
     final = _is_final(head)
     if not final:
         _emit_status(state, head, out)
-    _diff_plays(state, head, out)
+    _diff_plays(state, head, hashes, decoded, out)
     if final:
         _emit_status(state, head, out)
         if state.final_ts is None:

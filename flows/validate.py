@@ -1,0 +1,318 @@
+"""Snapshot validation: is this ``feed/live`` payload fit for the engine? Pure, no I/O.
+
+:func:`validate_feed` returns the first failure as ``(ErrorClass, reason)``, or ``None``;
+the flow turns a failure into a dead letter (``flows.snapshot_decode``). Checks, in order:
+
+1. ``oversized``: the JSON is larger than ``max_bytes`` (``max_snapshot_bytes``);
+2. ``unparsable``: not JSON, or not a JSON object;
+3. ``wrong_type``: a field read here has the wrong JSON type (``null`` included), or
+   ``metaData.timeStamp`` is not ``YYYYMMDD_HHMMSS``;
+4. ``missing_field``: the minimal set the engine (``flows.snapshot_diff``) needs:
+   ``gamePk`` (the game's identity), ``metaData.timeStamp`` (orders snapshots: without it a
+   snapshot would look older than every other and be dropped as stale, and ``source_ts``
+   would be empty), ``gameData.status.abstractGameState`` (the game status event, and
+   ``Final`` releases the game's state), ``liveData.plays.allPlays`` (without it the engine
+   would retract every event of the game) and each play's ``about.atBatIndex`` (event
+   identity). ``liveData.linescore`` is not required: the engine does not read it, and a
+   pre-game feed carries one without scores or counts; it is checked when present;
+5. ``game_pk_mismatch``: the payload's ``gamePk`` differs from the envelope's or from the
+   Kafka key (ASCII digits; no key, no check);
+6. ``score_mismatch``: ``linescore.teams.{home,away}.runs`` differs from the sum of the
+   innings' runs (MLB omits ``runs`` for a half not started or scoreless in progress: 0);
+7. ``impossible_state``: a count out of range in the linescore, ``currentPlay`` or any
+   play. A count may show the pitch that ended the plate appearance (real feeds have
+   ``strikes == 3`` after a strikeout, ``balls == 4`` after a walk), so the bounds are
+   0..4 balls, 0..3 strikes (never both at their maximum), 0..3 outs;
+8. ``at_bat_index``: ``allPlays[i].about.atBatIndex`` is not ``i`` (duplicate or missing).
+
+Everything else is ignored: fields come and go by season. The decode reads only the
+fields above with small msgspec structs, in one scan of the JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from flows.dead_letters import ErrorClass
+from flows.envelope import parse_feed_timestamp
+
+__all__ = ["Failure", "FeedCheck", "check_feed", "validate_feed"]
+
+Failure = tuple[ErrorClass, str]
+
+MAX_BALLS = 4
+MAX_STRIKES = 3
+MAX_OUTS = 3
+
+
+class _Count(msgspec.Struct):
+    balls: int | None = None
+    strikes: int | None = None
+    outs: int | None = None
+
+
+class _About(msgspec.Struct):
+    atBatIndex: int | UnsetType = UNSET  # noqa: N815 - MLB's names
+
+
+class _Play(msgspec.Struct):
+    about: _About | UnsetType = UNSET
+    count: _Count | None = None
+
+
+class _Plays(msgspec.Struct):
+    allPlays: list[_Play] | UnsetType = UNSET  # noqa: N815
+    currentPlay: _Play | None = None  # noqa: N815
+
+
+class _Runs(msgspec.Struct):
+    runs: int | None = None
+
+
+class _Inning(msgspec.Struct):
+    home: _Runs | None = None
+    away: _Runs | None = None
+
+
+class _Teams(msgspec.Struct):
+    home: _Runs | None = None
+    away: _Runs | None = None
+
+
+class _Linescore(_Count):
+    teams: _Teams | None = None
+    innings: list[_Inning] = []
+
+
+class _LiveData(msgspec.Struct):
+    plays: _Plays | UnsetType = UNSET
+    linescore: _Linescore | None = None
+
+
+class _Status(msgspec.Struct):
+    abstractGameState: str | UnsetType = UNSET  # noqa: N815
+
+
+class _Datetime(msgspec.Struct):
+    officialDate: str | None = None  # noqa: N815
+
+
+class _GameData(msgspec.Struct):
+    status: _Status | UnsetType = UNSET
+    datetime: _Datetime | None = None
+
+
+class _MetaData(msgspec.Struct):
+    timeStamp: str | UnsetType = UNSET  # noqa: N815
+
+
+class _Feed(msgspec.Struct):
+    gamePk: int | UnsetType = UNSET  # noqa: N815
+    metaData: _MetaData | UnsetType = UNSET  # noqa: N815
+    gameData: _GameData | UnsetType = UNSET  # noqa: N815
+    liveData: _LiveData | UnsetType = UNSET  # noqa: N815
+
+
+class _AnyJson(msgspec.Struct):
+    """No fields: decoding only checks that the bytes are one JSON object."""
+
+
+_FEED = msgspec.json.Decoder(_Feed)
+_SYNTAX = msgspec.json.Decoder(_AnyJson)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedCheck:
+    """The verdict on a payload, and what the flow reads from the same scan."""
+
+    failure: Failure | None
+    official_date: date | None = None
+
+
+def validate_feed(
+    payload_json: bytes, *, key: bytes | None, envelope_game_pk: int, max_bytes: int
+) -> Failure | None:
+    """The first failure (class, reason) of a ``feed/live`` payload, or ``None``."""
+    return check_feed(
+        payload_json, key=key, envelope_game_pk=envelope_game_pk, max_bytes=max_bytes
+    ).failure
+
+
+def check_feed(
+    payload_json: bytes, *, key: bytes | None, envelope_game_pk: int, max_bytes: int
+) -> FeedCheck:
+    """:func:`validate_feed` plus ``gameData.datetime.officialDate`` when it is a date."""
+    failure = check_size(payload_json, max_bytes)
+    if failure is not None:
+        return FeedCheck(failure)
+    decoded = decode_feed(payload_json)
+    if not isinstance(decoded, _Feed):
+        return FeedCheck(decoded)
+    for check in (
+        check_required_fields(decoded),
+        check_timestamp(decoded),
+        check_game_pk(decoded, key, envelope_game_pk),
+        check_score(decoded),
+        check_counts(decoded),
+        check_at_bat_indexes(decoded),
+    ):
+        if check is not None:
+            return FeedCheck(check)
+    return FeedCheck(None, _official_date(decoded))
+
+
+def check_size(payload_json: bytes, max_bytes: int) -> Failure | None:
+    if len(payload_json) > max_bytes:
+        return ErrorClass.OVERSIZED, (
+            f"payload is {len(payload_json)} bytes, more than max_snapshot_bytes={max_bytes}"
+        )
+    return None
+
+
+def decode_feed(payload_json: bytes) -> _Feed | Failure:
+    """The fields validated here, or ``unparsable`` / ``wrong_type``."""
+    try:
+        return _FEED.decode(payload_json)
+    except msgspec.ValidationError as e:  # a subclass of DecodeError: first
+        type_error = e
+    except msgspec.DecodeError as e:
+        return ErrorClass.UNPARSABLE, f"payload is not JSON: {e}"
+    try:  # a type error is reported only in a well-formed JSON object
+        _SYNTAX.decode(payload_json)
+    except msgspec.ValidationError:
+        return ErrorClass.UNPARSABLE, "payload is JSON but not an object"
+    except msgspec.DecodeError as e:
+        return ErrorClass.UNPARSABLE, f"payload is not JSON: {e}"
+    return ErrorClass.WRONG_TYPE, f"payload: {type_error}"
+
+
+def check_required_fields(feed: _Feed) -> Failure | None:
+    missing = _first_missing(feed)
+    return None if missing is None else (ErrorClass.MISSING_FIELD, f"{missing} is missing")
+
+
+def _first_missing(feed: _Feed) -> str | None:
+    if isinstance(feed.gamePk, UnsetType):
+        return "gamePk"
+    if isinstance(feed.metaData, UnsetType) or isinstance(feed.metaData.timeStamp, UnsetType):
+        return "metaData.timeStamp"
+    game = feed.gameData
+    if isinstance(game, UnsetType) or isinstance(game.status, UnsetType):
+        return "gameData.status"
+    if isinstance(game.status.abstractGameState, UnsetType):
+        return "gameData.status.abstractGameState"
+    live = feed.liveData
+    if isinstance(live, UnsetType) or isinstance(live.plays, UnsetType):
+        return "liveData.plays"
+    if isinstance(live.plays.allPlays, UnsetType):
+        return "liveData.plays.allPlays"
+    for i, play in enumerate(live.plays.allPlays):
+        if isinstance(play.about, UnsetType) or isinstance(play.about.atBatIndex, UnsetType):
+            return f"liveData.plays.allPlays[{i}].about.atBatIndex"
+    return None
+
+
+def check_timestamp(feed: _Feed) -> Failure | None:
+    """The engine parses ``metaData.timeStamp``: a malformed one must not reach it."""
+    stamp = feed.metaData.timeStamp if isinstance(feed.metaData, _MetaData) else UNSET
+    if isinstance(stamp, str):
+        try:
+            parse_feed_timestamp(stamp)
+        except ValueError:
+            return ErrorClass.WRONG_TYPE, f"metaData.timeStamp {stamp!r} is not YYYYMMDD_HHMMSS"
+    return None
+
+
+def check_game_pk(feed: _Feed, key: bytes | None, envelope_game_pk: int) -> Failure | None:
+    game_pk = feed.gamePk
+    if game_pk != envelope_game_pk:
+        return ErrorClass.GAME_PK_MISMATCH, (
+            f"envelope gamePk {envelope_game_pk} but payload gamePk {game_pk}"
+        )
+    if key is not None and (not key.isdigit() or int(key) != game_pk):
+        return ErrorClass.GAME_PK_MISMATCH, f"Kafka key {key!r} but payload gamePk {game_pk}"
+    return None
+
+
+def check_score(feed: _Feed) -> Failure | None:
+    line = _linescore(feed)
+    if line is None or line.teams is None:
+        return None
+    for side in ("home", "away"):
+        total = getattr(line.teams, side)
+        if total is None or total.runs is None:
+            continue
+        innings = [getattr(inning, side) for inning in line.innings]
+        summed = sum(runs.runs or 0 for runs in innings if runs is not None)
+        if summed != total.runs:
+            return ErrorClass.SCORE_MISMATCH, (
+                f"linescore.teams.{side}.runs is {total.runs} but its innings sum to {summed}"
+            )
+    return None
+
+
+def check_counts(feed: _Feed) -> Failure | None:
+    line = _linescore(feed)
+    if line is not None:
+        failure = _impossible_count(line, "liveData.linescore")
+        if failure is not None:
+            return failure
+    if not isinstance(feed.liveData, _LiveData) or not isinstance(feed.liveData.plays, _Plays):
+        return None
+    plays = feed.liveData.plays
+    current = plays.currentPlay
+    if current is not None and current.count is not None:
+        failure = _impossible_count(current.count, "liveData.plays.currentPlay.count")
+        if failure is not None:
+            return failure
+    for i, play in enumerate(plays.allPlays or ()):
+        if play.count is not None:
+            failure = _impossible_count(play.count, f"liveData.plays.allPlays[{i}].count")
+            if failure is not None:
+                return failure
+    return None
+
+
+def _impossible_count(count: _Count, where: str) -> Failure | None:
+    balls, strikes, outs = count.balls, count.strikes, count.outs
+    if (
+        (balls is not None and not 0 <= balls <= MAX_BALLS)
+        or (strikes is not None and not 0 <= strikes <= MAX_STRIKES)
+        or (outs is not None and not 0 <= outs <= MAX_OUTS)
+        or (balls == MAX_BALLS and strikes == MAX_STRIKES)
+    ):
+        return ErrorClass.IMPOSSIBLE_STATE, (
+            f"{where} is {balls} balls, {strikes} strikes, {outs} outs"
+        )
+    return None
+
+
+def check_at_bat_indexes(feed: _Feed) -> Failure | None:
+    if not isinstance(feed.liveData, _LiveData) or not isinstance(feed.liveData.plays, _Plays):
+        return None
+    for i, play in enumerate(feed.liveData.plays.allPlays or ()):
+        index = play.about.atBatIndex if isinstance(play.about, _About) else UNSET
+        if index != i:
+            return ErrorClass.AT_BAT_INDEX, (
+                f"liveData.plays.allPlays[{i}].about.atBatIndex is {index}, expected {i} "
+                "(an at-bat is duplicated or missing)"
+            )
+    return None
+
+
+def _linescore(feed: _Feed) -> _Linescore | None:
+    return feed.liveData.linescore if isinstance(feed.liveData, _LiveData) else None
+
+
+def _official_date(feed: _Feed) -> date | None:
+    if not isinstance(feed.gameData, _GameData) or feed.gameData.datetime is None:
+        return None
+    official = feed.gameData.datetime.officialDate
+    try:
+        return date.fromisoformat(official) if official is not None else None
+    except ValueError:
+        return None
