@@ -1,0 +1,12 @@
+"""Live statistics, pure: tiny aggregators and the per-game stateful steps that run them.
+
+- :mod:`flows.stats.live_box`: the running box score of each game (``LiveStats``);
+- :mod:`flows.stats.pitchers`: per-pitcher rolling velocity, pitch count and fatigue;
+- :mod:`flows.stats.windows`: league-wide event-time tumbling windows (``WindowStats``);
+- :mod:`flows.stats.release`: when a finished game's state is dropped.
+
+No I/O here: the Bytewax wiring is :mod:`flows.stats_flow`, the sinks live in
+``connectors/``.
+"""
+
+from __future__ import annotations

@@ -1,0 +1,253 @@
+"""The live-statistics sub-flow: event batches and events in, statistics and late items out.
+
+``add_live_stats(batches, events)`` adds its steps (ids prefixed ``stats_``) to the flow of
+its input streams and returns :class:`StatsOutputs`; ``stats_records(outputs)`` turns them
+into log records (Avro, ``schemas/live_stats.avsc`` and ``schemas/window_stats.avsc``):
+
+- ``mlb.stats.live`` (key ``gamePk``): one ``LiveStatsRecord`` per changed game per
+  snapshot (``kind`` ``game``) and per changed pitcher (``kind`` ``pitcher``);
+- ``mlb.stats.windows`` (key: the window start, ISO 8601): one ``WindowStats`` per closed
+  league-wide window;
+- ``mlb.dlq.game-snapshots``: late window items as dead letters of class ``late``.
+
+Windows: every game's pitch and play items are keyed to one key (``league``) so that one
+Bytewax ``fold_window`` sees them all: an ``EventClock`` on the event's own time with
+``wait_for_system_duration`` (default 2 min: a pitch reaches the feed seconds after it is
+thrown, polling adds ~10 s, MLB moves completed plays' times by up to ~40 s) and a
+``TumblingWindower`` of 5 minutes aligned to the Unix epoch. The league-wide volume (~15
+games x ~300 pitches a day) is small enough for one worker to own that key. On a replay,
+partitions read unevenly put one game's items far ahead of another's in event time: the
+slower game's items are then late, and they are visible as dead letters, never dropped.
+
+Delivery: per-game state and window state are exactly-once with Bytewax recovery; the
+records are at-least-once (a resumed epoch repeats); consumers keep the newest
+``source_ts`` per game / window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache, partial
+from typing import Any
+
+import bytewax.operators as op
+import msgspec
+import orjson
+from bytewax.dataflow import Stream
+from bytewax.operators.windowing import EventClock, TumblingWindower, fold_window
+
+from connectors.avro_serde import AvroCodec, load_schema
+from connectors.kafka_io import OutRecord
+from connectors.records import dead_letter_record
+from flows.batches import EventBatch
+from flows.dead_letters import DeadLetter, ErrorClass
+from flows.events import Event
+from flows.stats import windows as win
+from flows.stats.live_box import LiveStats, live_step
+from flows.stats.pitchers import EPOCH, PitcherStats, pitcher_step
+from flows.stats.release import DEFAULT_GRACE
+from mlbsts import topics
+from mlbsts.settings import Settings
+
+__all__ = [
+    "LEAGUE_KEY",
+    "StatsConfig",
+    "StatsOutputs",
+    "add_live_stats",
+    "late_letter",
+    "live_value",
+    "pitcher_value",
+    "stats_config",
+    "stats_records",
+    "window_value",
+]
+
+LEAGUE_KEY = "league"
+
+
+@dataclass(frozen=True)
+class StatsConfig:
+    """Tuning of the sub-flow; the defaults are the production values."""
+
+    window: timedelta = timedelta(minutes=5)
+    wait: timedelta = timedelta(minutes=2)  # settings: stats_window_wait_s
+    align_to: datetime = EPOCH
+    grace: timedelta = DEFAULT_GRACE  # release of a game's state after Final
+    now: Callable[[], datetime] | None = None  # the windows' system clock; None: real time
+
+
+@dataclass(frozen=True)
+class StatsOutputs:
+    """The streams ``add_live_stats`` produces."""
+
+    live: Stream[LiveStats]
+    pitchers: Stream[PitcherStats]
+    windows: Stream[win.WindowStats]
+    late: Stream[DeadLetter]
+
+
+def stats_config(settings: Settings) -> StatsConfig:
+    """The production :class:`StatsConfig` (``stats_window_wait_s`` from the settings)."""
+    return StatsConfig(wait=timedelta(seconds=settings.stats_window_wait_s))
+
+
+def _batch_key(batch: EventBatch) -> str:
+    return str(batch.game_pk)
+
+
+def _event_key(event: Event) -> str:
+    return str(event.gamePk)
+
+
+def _league_key(_item: win.WindowItem) -> str:
+    return LEAGUE_KEY
+
+
+def _item_time(item: win.WindowItem) -> datetime:
+    return item.at
+
+
+def add_live_stats(
+    batches: Stream[EventBatch], events: Stream[Event], config: StatsConfig | None = None
+) -> StatsOutputs:
+    """Add the statistics steps; ``batches`` in order per game, ``events`` flattened from them."""
+    cfg = config or StatsConfig()
+    keyed = op.key_on("stats_key_batches", batches, _batch_key)
+    # (gamePk, EventBatch)
+    live = op.key_rm(
+        "stats_unkey_live",
+        op.stateful_flat_map("stats_live_box", keyed, partial(live_step, grace=cfg.grace)),
+    )
+    # LiveStats, one per batch with events
+    pitchers = op.key_rm(
+        "stats_unkey_pitchers",
+        op.stateful_flat_map("stats_pitchers", keyed, partial(pitcher_step, grace=cfg.grace)),
+    )
+    # PitcherStats, one per changed pitcher per batch
+    keyed_events = op.key_on("stats_key_events", events, _event_key)
+    items = op.key_rm(
+        "stats_unkey_window_items",
+        op.stateful_flat_map(
+            "stats_window_feed", keyed_events, partial(win.window_feed_step, grace=cfg.grace)
+        ),
+    )
+    # WindowItem (pitch, home run or tombstone), timed by the event
+    league = op.key_on("stats_key_league", items, _league_key)
+    clock_args: dict[str, Any] = {} if cfg.now is None else {"now_getter": cfg.now}
+    clock: EventClock[win.WindowItem] = EventClock(
+        ts_getter=_item_time, wait_for_system_duration=cfg.wait, **clock_args
+    )
+    windower = TumblingWindower(length=cfg.window, align_to=cfg.align_to)
+    folded = fold_window(
+        "stats_league_windows", league, clock, windower, win.initialize, win.agg, win.merge
+    )
+    # ("league", (window_id, WindowAcc)) once the window closes
+    windows = op.map("stats_window_result", folded.down, partial(_window_stats, cfg))
+    late = op.map("stats_late_letters", folded.late, partial(_late, cfg))
+    return StatsOutputs(live=live, pitchers=pitchers, windows=windows, late=late)
+
+
+def _bounds(cfg: StatsConfig, window_id: int) -> tuple[datetime, datetime]:
+    start = cfg.align_to + cfg.window * window_id
+    return start, start + cfg.window
+
+
+def _window_stats(
+    cfg: StatsConfig, keyed: tuple[str, tuple[int, win.WindowAcc]]
+) -> win.WindowStats:
+    _, (window_id, acc) = keyed
+    return win.result(acc, *_bounds(cfg, window_id))
+
+
+def _late(cfg: StatsConfig, keyed: tuple[str, tuple[int, win.WindowItem]]) -> DeadLetter:
+    _, (window_id, item) = keyed
+    return late_letter(item, *_bounds(cfg, window_id))
+
+
+def late_letter(item: win.WindowItem, start: datetime, end: datetime) -> DeadLetter:
+    """A window item that arrived after its window closed, as a dead letter."""
+    what = "tombstone of" if not item.present else "item"
+    return DeadLetter(
+        error_class=ErrorClass.LATE,
+        reason=(
+            f"{what} {item.event_id} at {item.at.isoformat()} (source_ts {item.version[0]}, "
+            f"revision {item.version[1]}) arrived after window [{start.isoformat()}, "
+            f"{end.isoformat()}) of {topics.STATS_WINDOWS} closed"
+        ),
+        detected_at=datetime.now(UTC),
+        gamePk=item.gamePk,
+        original_key=str(item.gamePk).encode(),
+        original_value=msgspec.json.encode(item),
+    )
+
+
+# --- log records --------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _live_codec() -> AvroCodec:
+    return AvroCodec(load_schema("live_stats"))
+
+
+@lru_cache(maxsize=1)
+def _window_codec() -> AvroCodec:
+    return AvroCodec(load_schema("window_stats"))
+
+
+def live_value(stats: LiveStats) -> dict[str, Any]:
+    """The ``LiveStatsRecord`` (kind ``game``) of a game's live state."""
+    game = msgspec.structs.asdict(stats)
+    del game["gamePk"], game["source_ts"], game["box"]
+    game["box_json"] = orjson.dumps(stats.box).decode()
+    game["innings"] = [msgspec.structs.asdict(i) for i in stats.innings]
+    return {
+        "kind": "game",
+        "gamePk": stats.gamePk,
+        "source_ts": stats.source_ts,
+        "game": game,
+        "pitcher": None,
+    }
+
+
+def pitcher_value(stats: PitcherStats) -> dict[str, Any]:
+    """The ``LiveStatsRecord`` (kind ``pitcher``) of a pitcher's live figures."""
+    pitcher = msgspec.structs.asdict(stats)
+    del pitcher["gamePk"], pitcher["source_ts"]
+    return {
+        "kind": "pitcher",
+        "gamePk": stats.gamePk,
+        "source_ts": stats.source_ts,
+        "game": None,
+        "pitcher": pitcher,
+    }
+
+
+def window_value(stats: win.WindowStats) -> dict[str, Any]:
+    return msgspec.structs.asdict(stats)
+
+
+def _live_record(stats: LiveStats) -> OutRecord:
+    value = _live_codec().encode(live_value(stats))
+    return OutRecord(topic=topics.STATS_LIVE, key=str(stats.gamePk).encode(), value=value)
+
+
+def _pitcher_record(stats: PitcherStats) -> OutRecord:
+    value = _live_codec().encode(pitcher_value(stats))
+    return OutRecord(topic=topics.STATS_LIVE, key=str(stats.gamePk).encode(), value=value)
+
+
+def _window_record(stats: win.WindowStats) -> OutRecord:
+    value = _window_codec().encode(window_value(stats))
+    key = stats.window_start.isoformat().encode()
+    return OutRecord(topic=topics.STATS_WINDOWS, key=key, value=value)
+
+
+def stats_records(outputs: StatsOutputs) -> Stream[OutRecord]:
+    """Every statistics output as a log record (late items to the dead-letter topic)."""
+    live = op.map("stats_live_records", outputs.live, _live_record)
+    pitchers = op.map("stats_pitcher_records", outputs.pitchers, _pitcher_record)
+    windows = op.map("stats_window_records", outputs.windows, _window_record)
+    late = op.map("stats_late_records", outputs.late, dead_letter_record)
+    return op.merge("stats_records", live, pitchers, windows, late)
