@@ -21,14 +21,19 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from connectors.kafka_io import CheckedKafkaSink, OutRecord, consumer_config, producer_config
+from connectors.pg_stats import PgLiveStatsSink, PgWindowStatsSink
 from connectors.raw_sinks import RawPostgresSink, RawS3Sink
 from connectors.records import dead_letter_record, event_record
+from connectors.redis_state import RedisLiveStateSink
 from flows.accepted import AcceptedSnapshot
 from flows.batches import EventBatch
 from flows.dead_letters import DeadLetter, ErrorClass, dead_letter_of
 from flows.events import Event
 from flows.snapshot_decode import decode_snapshot
 from flows.snapshot_diff import GameState, SnapshotError, flow_step
+from flows.stats.live_box import LiveStats
+from flows.stats.windows import WindowStats
+from flows.stats_flow import StatsConfig, add_live_stats, stats_config, stats_records
 from mlbsts.settings import get_settings
 
 RawMessage = KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes | None, bytes | None]
@@ -36,11 +41,15 @@ RawMessage = KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes |
 
 @dataclass(frozen=True)
 class FlowSinks:
-    """Where the flow writes; each sink is idempotent."""
+    """Where the flow writes; each sink is idempotent. An optional sink left ``None`` is
+    not written (tests pick what they look at; production sets them all)."""
 
     raw_postgres: Sink[AcceptedSnapshot]
     raw_s3: Sink[AcceptedSnapshot]
-    log: Sink[OutRecord]  # events and dead letters, each record names its topic
+    log: Sink[OutRecord]  # events, statistics and dead letters; each record names its topic
+    live_redis: Sink[LiveStats] | None = None
+    live_postgres: Sink[LiveStats] | None = None
+    windows_postgres: Sink[WindowStats] | None = None
 
 
 def _diff(
@@ -71,7 +80,9 @@ def _to_record(item: Event | DeadLetter) -> OutRecord:
     return dead_letter_record(item) if isinstance(item, DeadLetter) else event_record(item)
 
 
-def build_flow(source: Source[RawMessage], sinks: FlowSinks) -> Dataflow:
+def build_flow(
+    source: Source[RawMessage], sinks: FlowSinks, stats: StatsConfig | None = None
+) -> Dataflow:
     """The dataflow, from raw Kafka messages to every sink."""
     flow = Dataflow("live_stats")
     messages = op.input("read_raw_snapshots", flow, source)
@@ -91,11 +102,21 @@ def build_flow(source: Source[RawMessage], sinks: FlowSinks) -> Dataflow:
     batches: Any = split_diffs.trues  # EventBatch
     events = op.flat_map("events_of_batch", batches, _events_of)
     # PitchEvent | PlayEvent | RunnerEvent | GameEvent | Retraction
+    live = add_live_stats(batches, events, stats)
+    # live: LiveStats per batch; pitchers; windows: league WindowStats; late: DeadLetter
+    _output_if("live_to_redis", live.live, sinks.live_redis)
+    _output_if("live_to_postgres", live.live, sinks.live_postgres)
+    _output_if("windows_to_postgres", live.windows, sinks.windows_postgres)
     outputs: Any = op.merge("all_outputs", events, dead, split_diffs.falses)
     records = op.map("encode_records", outputs, _to_record)
     # OutRecord(topic, key=gamePk, value)
-    op.output("write_log", records, sinks.log)
+    op.output("write_log", op.merge("all_records", records, stats_records(live)), sinks.log)
     return flow
+
+
+def _output_if(step_id: str, stream: Any, sink: Sink[Any] | None) -> None:
+    if sink is not None:
+        op.output(step_id, stream, sink)
 
 
 def _is_accepted(item: AcceptedSnapshot | DeadLetter) -> bool:
@@ -124,12 +145,16 @@ def production_flow() -> Dataflow:
         add_config={k: str(v) for k, v in consumer_config(settings).items()},
         batch_size=settings.flow_batch_size,
     )
+    dsn = settings.postgres_dsn.get_secret_value()
     sinks = FlowSinks(
-        raw_postgres=RawPostgresSink(settings.postgres_dsn.get_secret_value()),
+        raw_postgres=RawPostgresSink(dsn),
         raw_s3=RawS3Sink(settings),
         log=CheckedKafkaSink(producer_config(settings)),
+        live_redis=RedisLiveStateSink(settings),
+        live_postgres=PgLiveStatsSink(dsn),
+        windows_postgres=PgWindowStatsSink(dsn),
     )
-    return build_flow(source, sinks)
+    return build_flow(source, sinks, stats_config(settings))
 
 
 def __getattr__(name: str) -> Dataflow:

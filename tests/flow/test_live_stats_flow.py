@@ -11,12 +11,12 @@ from bytewax.connectors.kafka import KafkaSourceMessage
 from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 
 from connectors.envelope_serde import encode_envelope
+from connectors.event_serde import decode_event_value
 from connectors.kafka_io import OutRecord
 from connectors.records import TOPIC_OF_KIND, _dead_letter_codec
 from flows.accepted import AcceptedSnapshot
 from flows.boxscore import box_score
 from flows.envelope import make_envelope
-from flows.events import decode_event
 from flows.live_stats import FlowSinks, build_flow
 from flows.simulate import simulate
 from mlbsts import topics
@@ -101,10 +101,12 @@ def test_flow_stores_every_snapshot_and_emits_the_game(
     assert sorted(d["error_class"] for d in dead) == ["stale", "unparsable"]
     stale = next(d for d in dead if d["error_class"] == "stale")
     assert (stale["source_offset"], stale["gamePk"]) == (3, FIXTURE_GAME_PK)
-    events = [decode_event(r.value) for r in log if r.topic in TOPIC_OF_KIND.values()]
-    assert all(
-        r.key == str(FIXTURE_GAME_PK).encode() for r in log if r.topic != topics.DLQ_GAME_SNAPSHOTS
-    )
+    events = [
+        decode_event_value(r.topic, r.value) for r in log if r.topic in TOPIC_OF_KIND.values()
+    ]
+    per_game = [*TOPIC_OF_KIND.values(), topics.STATS_LIVE]
+    assert all(r.key == str(FIXTURE_GAME_PK).encode() for r in log if r.topic in per_game)
+    assert {r.topic for r in log} >= {*per_game, topics.STATS_WINDOWS}
     plays = {e.event_id for e in events if e.__struct_config__.tag == "play"}
     assert len(plays) == len(fixture_feed["liveData"]["plays"]["allPlays"])
 
