@@ -31,6 +31,7 @@ def raw_snapshot_key(game_date: date, game_pk: int, feed_timestamp: str) -> str:
 def client(settings: Settings) -> Minio:
     """An S3 client with short, bounded retries (the caller decides what to do on failure)."""
     http = urllib3.PoolManager(
+        maxsize=16,  # concurrent PUTs of a batch reuse their connections
         timeout=urllib3.Timeout(connect=5.0, read=30.0),
         retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504)),
     )

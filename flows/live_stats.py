@@ -21,6 +21,8 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from connectors.kafka_io import CheckedKafkaSink, OutRecord, consumer_config, producer_config
+from connectors.pg_game_tables import GameTablesSink
+from connectors.pg_normalized import NormalizedEventsSink
 from connectors.pg_stats import PgLiveStatsSink, PgWindowStatsSink
 from connectors.raw_sinks import RawPostgresSink, RawS3Sink
 from connectors.records import dead_letter_record, event_record
@@ -47,6 +49,8 @@ class FlowSinks:
     raw_postgres: Sink[AcceptedSnapshot]
     raw_s3: Sink[AcceptedSnapshot]
     log: Sink[OutRecord]  # events, statistics and dead letters; each record names its topic
+    events_postgres: Sink[EventBatch] | None = None
+    game_postgres: Sink[AcceptedSnapshot] | None = None
     live_redis: Sink[LiveStats] | None = None
     live_postgres: Sink[LiveStats] | None = None
     windows_postgres: Sink[WindowStats] | None = None
@@ -94,12 +98,14 @@ def build_flow(
     dead: Any = split.falses  # DeadLetter
     op.output("raw_to_postgres", accepted, sinks.raw_postgres)
     op.output("raw_to_s3", accepted, sinks.raw_s3)
+    _output_if("game_to_postgres", accepted, sinks.game_postgres)
     keyed = op.key_on("key_by_game", accepted, _game_key)
     # (gamePk, AcceptedSnapshot)
     diffed = op.key_rm("unkey_diffs", op.stateful_flat_map("diff_snapshots", keyed, _diff))
     # EventBatch | DeadLetter (stale or undecodable snapshot)
     split_diffs = op.branch("split_refused_snapshots", diffed, _is_batch)
     batches: Any = split_diffs.trues  # EventBatch
+    _output_if("events_to_postgres", batches, sinks.events_postgres)
     events = op.flat_map("events_of_batch", batches, _events_of)
     # PitchEvent | PlayEvent | RunnerEvent | GameEvent | Retraction
     live = add_live_stats(batches, events, stats)
@@ -150,6 +156,8 @@ def production_flow() -> Dataflow:
         raw_postgres=RawPostgresSink(dsn),
         raw_s3=RawS3Sink(settings),
         log=CheckedKafkaSink(producer_config(settings)),
+        events_postgres=NormalizedEventsSink(dsn),
+        game_postgres=GameTablesSink(dsn),
         live_redis=RedisLiveStateSink(settings),
         live_postgres=PgLiveStatsSink(dsn),
         windows_postgres=PgWindowStatsSink(dsn),
