@@ -1,7 +1,7 @@
 """Flow outputs as log records: each event to its topic, dead letters to the DLQ, keyed by gamePk.
 
-Events are JSON (``flows.events.encode_event``) until their Avro schemas land;
-dead letters are Avro (``schemas/dead_letter.avsc``).
+Events are Avro (``schemas/events_<kind>.avsc``, ``connectors.event_serde``); dead letters
+are Avro (``schemas/dead_letter.avsc``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from functools import lru_cache
 import msgspec
 
 from connectors.avro_serde import AvroCodec, load_schema
+from connectors.event_serde import encode_event_value
 from connectors.kafka_io import OutRecord
 from flows.dead_letters import DeadLetter
-from flows.events import Event, Retraction, encode_event
+from flows.events import Event, Retraction
 from mlbsts import topics
 
 TOPIC_OF_KIND = {
@@ -37,8 +38,9 @@ def _kind(event: Event) -> str:
 
 
 def event_record(event: Event) -> OutRecord:
+    """``event`` on its topic, keyed by gamePk, its value Avro (``encode_event_value``)."""
     return OutRecord(
-        topic=topic_of(event), key=str(event.gamePk).encode(), value=encode_event(event)
+        topic=topic_of(event), key=str(event.gamePk).encode(), value=encode_event_value(event)
     )
 
 
@@ -51,3 +53,11 @@ def dead_letter_record(letter: DeadLetter) -> OutRecord:
     key = str(letter.gamePk).encode() if letter.gamePk is not None else letter.original_key
     value = _dead_letter_codec().encode(msgspec.structs.asdict(letter))
     return OutRecord(topic=topics.DLQ_GAME_SNAPSHOTS, key=key, value=value)
+
+
+def decode_dead_letter(value: bytes) -> DeadLetter:
+    """A record of ``mlb.dlq.game-snapshots`` back as a ``DeadLetter``.
+
+    Raises ``SerdeError`` (bad framing or body) or ``msgspec.ValidationError``.
+    """
+    return msgspec.convert(_dead_letter_codec().decode(value), DeadLetter)

@@ -20,6 +20,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
+from connectors.event_archive import EventBatchS3Sink
 from connectors.kafka_io import CheckedKafkaSink, OutRecord, consumer_config, producer_config
 from connectors.pg_game_tables import GameTablesSink
 from connectors.pg_normalized import NormalizedEventsSink
@@ -50,6 +51,7 @@ class FlowSinks:
     raw_s3: Sink[AcceptedSnapshot]
     log: Sink[OutRecord]  # events, statistics and dead letters; each record names its topic
     events_postgres: Sink[EventBatch] | None = None
+    events_s3: Sink[EventBatch] | None = None
     game_postgres: Sink[AcceptedSnapshot] | None = None
     live_redis: Sink[LiveStats] | None = None
     live_postgres: Sink[LiveStats] | None = None
@@ -106,6 +108,7 @@ def build_flow(
     split_diffs = op.branch("split_refused_snapshots", diffed, _is_batch)
     batches: Any = split_diffs.trues  # EventBatch
     _output_if("events_to_postgres", batches, sinks.events_postgres)
+    _output_if("events_to_s3", batches, sinks.events_s3)
     events = op.flat_map("events_of_batch", batches, _events_of)
     # PitchEvent | PlayEvent | RunnerEvent | GameEvent | Retraction
     live = add_live_stats(batches, events, stats)
@@ -157,6 +160,7 @@ def production_flow() -> Dataflow:
         raw_s3=RawS3Sink(settings),
         log=CheckedKafkaSink(producer_config(settings)),
         events_postgres=NormalizedEventsSink(dsn),
+        events_s3=EventBatchS3Sink(settings),
         game_postgres=GameTablesSink(dsn),
         live_redis=RedisLiveStateSink(settings),
         live_postgres=PgLiveStatsSink(dsn),

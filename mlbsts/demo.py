@@ -28,12 +28,13 @@ from confluent_kafka import Producer
 
 from connectors import s3
 from connectors.envelope_serde import encode_envelope
+from connectors.event_serde import decode_event_value
 from connectors.kafka_io import OutRecord, produce_all, producer_config
 from connectors.kafka_read import read_topic
 from connectors.records import TOPIC_OF_KIND
 from flows.boxscore import box_score
 from flows.envelope import make_envelope, official_date_of
-from flows.events import Event, decode_event
+from flows.events import Event
 from flows.simulate import simulate
 from mlbsts import topics
 from mlbsts.paths import PROJECT_ROOT
@@ -158,7 +159,7 @@ def read_events(settings: Settings, game_pk: int) -> tuple[list[Event], dict[str
         n = 0
         for msg in read_topic(settings, topic):
             if msg.key() == key and msg.value() is not None:
-                events.append(decode_event(msg.value()))
+                events.append(decode_event_value(topic, msg.value()))
                 n += 1
         counts[topic] = n
     return events, counts

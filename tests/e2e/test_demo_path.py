@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from connectors import s3
+from connectors.event_serde import decode_event_value
 from connectors.kafka_read import next_offsets, read_topic
 from connectors.records import TOPIC_OF_KIND
 from flows.simulate import simulate
@@ -80,8 +81,8 @@ def test_topics_hold_exactly_the_engine_events_repeats_only_as_exact_duplicates(
         for msg in read_topic(stack_settings, topic):
             new = (msg.offset() or 0) >= before[topic].get(msg.partition() or 0, 0)
             if new and msg.key() == str(FIXTURE_GAME_PK).encode():
-                record = orjson.loads(msg.value())
-                seen[(record["event_id"], record["revision"])].add(msg.value())
+                event = decode_event_value(topic, msg.value())
+                seen[(event.event_id, event.revision)].add(msg.value())
     assert {event_id for event_id, _ in seen} == set(expected)
     assert all(len(values) == 1 for values in seen.values())  # repeats are exact duplicates
     assert sum(len(v) for v in seen.values()) == len(seen)  # this run wrote each once

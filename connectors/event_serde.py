@@ -1,0 +1,305 @@
+"""Values of the event topics (``mlb.events.*``): Avro, one schema per topic.
+
+Each topic's schema (``schemas/events_<kind>.avsc``) is a record whose one field ``event``
+is the union ``[<Kind>Event, Retraction]``; field names are the events' own. MLB's
+free-form dicts (``pitchData``, ``hitData``, ``review``) are typed records whose fields
+are all optional plus an ``extra`` JSON string holding whatever the record does not
+model, so a dict round-trips exactly whatever MLB adds.
+
+Framing (``connectors.avro_serde``): Avro single-object encoding when no Schema Registry
+is configured (the local stack), the Confluent wire format when ``schema_registry_url``
+is set, the schema registered under subject ``<topic>-value``. Readers accept both, and
+also every released version of the schema (``schemas/released/``).
+
+Exceptions::
+
+    SerdeError (ValueError, connectors.avro_serde)  a value that is not an event of the topic
+    ├── UnknownFramingError / UnknownSchemaError / MalformedRecordError
+    └── UnknownTopicError                           not an event topic
+    SchemaRegistryError (RuntimeError)            the registry refused or is unreachable
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any, Final, Protocol
+
+import httpx
+import msgspec
+import orjson
+
+from connectors.avro_serde import (
+    SCHEMAS_DIR,
+    AvroCodec,
+    MalformedRecordError,
+    SerdeError,
+    load_schema,
+)
+from flows.events import Event, Retraction
+from mlbsts import topics
+from mlbsts.settings import get_settings
+
+__all__ = [
+    "KIND_OF_TOPIC",
+    "EventSerde",
+    "RegistrySchemaIds",
+    "SchemaIds",
+    "SchemaRegistryError",
+    "UnknownTopicError",
+    "avro_record",
+    "decode_event_value",
+    "encode_event_value",
+    "event_kind",
+    "event_of_record",
+    "event_schema",
+    "released_schemas",
+]
+
+KIND_OF_TOPIC: Final = {
+    topics.EVENTS_PITCH: "pitch",
+    topics.EVENTS_PLAY: "play",
+    topics.EVENTS_RUNNER: "runner",
+    topics.EVENTS_GAME: "game",
+}
+_TOPIC_OF_KIND: Final = {kind: topic for topic, kind in KIND_OF_TOPIC.items()}
+_NAMESPACE: Final = "mlbsts.events"
+_FREE_FORM: Final = ("pitchData", "hitData", "review")
+_EXTRA: Final = "extra"
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+
+
+class UnknownTopicError(SerdeError):
+    """The topic is not one of the event topics."""
+
+
+class SchemaRegistryError(RuntimeError):
+    """Broken infrastructure: the Schema Registry refused a request or is unreachable."""
+
+
+class SchemaIds(Protocol):
+    """Where Confluent schema ids come from (a Schema Registry)."""
+
+    def id_for(self, subject: str, schema: Mapping[str, Any]) -> int: ...
+
+    def schema_by_id(self, schema_id: int) -> dict[str, Any]: ...
+
+
+class RegistrySchemaIds:
+    """Schema ids from a Confluent Schema Registry (registers the schema if it is new).
+
+    ``confluent_kafka.schema_registry`` is imported only here (~0.3 s, authlib): a
+    process without a registry configured never loads it.
+    """
+
+    def __init__(self, url: str) -> None:
+        from confluent_kafka.schema_registry import SchemaRegistryClient  # noqa: PLC0415
+
+        self._url = url
+        self._client = SchemaRegistryClient({"url": url})
+
+    def id_for(self, subject: str, schema: Mapping[str, Any]) -> int:
+        from confluent_kafka.schema_registry import Schema  # noqa: PLC0415
+        from confluent_kafka.schema_registry.error import (  # noqa: PLC0415
+            SchemaRegistryError as Refused,
+        )
+
+        try:
+            return int(self._client.register_schema(subject, Schema(json.dumps(schema), "AVRO")))
+        except (Refused, httpx.HTTPError) as e:
+            raise SchemaRegistryError(f"{self._url}: subject {subject}: register: {e}") from e
+
+    def schema_by_id(self, schema_id: int) -> dict[str, Any]:
+        from confluent_kafka.schema_registry.error import (  # noqa: PLC0415
+            SchemaRegistryError as Refused,
+        )
+
+        try:
+            found: dict[str, Any] = json.loads(self._client.get_schema(schema_id).schema_str)
+        except (Refused, httpx.HTTPError) as e:
+            raise SchemaRegistryError(f"{self._url}: schema id {schema_id}: lookup: {e}") from e
+        return found
+
+
+def event_schema(kind: str) -> dict[str, Any]:
+    """The current value schema of the topic of ``kind`` (``schemas/events_<kind>.avsc``)."""
+    return load_schema(f"events_{kind}")
+
+
+def released_schemas(name: str) -> tuple[dict[str, Any], ...]:
+    """The released versions ``schemas/released/<name>.v<N>.avsc``, oldest first."""
+    paths = (SCHEMAS_DIR / "released").glob(f"{name}.v*.avsc")
+    versioned = sorted((int(p.name.removesuffix(".avsc").rsplit(".v", 1)[1]), p) for p in paths)
+    return tuple(json.loads(p.read_text()) for _, p in versioned)
+
+
+def event_kind(event: Event) -> str:
+    """The kind of the topic ``event`` goes to (a retraction: the kind it retracts)."""
+    if isinstance(event, Retraction):
+        return event.retracted_kind
+    return str(event.__struct_config__.tag)
+
+
+# -- event <-> Avro record -----------------------------------------------------------------
+
+
+def avro_record(event: Event) -> dict[str, Any]:
+    """The topic value record of ``event`` (union branch chosen by name)."""
+    kind = event_kind(event)
+    schema = _branches(kind)
+    body: dict[str, Any] = msgspec.to_builtins(event)
+    del body["kind"]
+    if isinstance(event, Retraction):
+        return {"event": (f"{_NAMESPACE}.Retraction", body)}
+    branch = f"{_NAMESPACE}.{type(event).__name__}"
+    for field in _FREE_FORM:
+        value = body.get(field)
+        if value is not None:
+            body[field] = _dict_to_avro(value, schema[branch][field])
+    return {"event": (branch, body)}
+
+
+def event_of_record(kind: str, record: Mapping[str, Any]) -> Event:
+    """The event of a decoded topic value record of the topic of ``kind``."""
+    body = dict(record["event"])
+    if "retracted_kind" in body:
+        body["kind"] = "retraction"
+    else:
+        body["kind"] = kind
+        fields = _branches(kind)[f"{_NAMESPACE}.{kind.capitalize()}Event"]
+        for field in _FREE_FORM:
+            value = body.get(field)
+            if value is not None:
+                body[field] = _dict_from_avro(value, fields[field])
+    try:
+        event: Event = msgspec.convert(body, Event)
+    except msgspec.ValidationError as e:
+        raise MalformedRecordError(f"{kind} event: {e}") from e
+    return event
+
+
+@lru_cache(maxsize=8)
+def _branches(kind: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """Union branch full name -> field name -> the field's record schema (free-form only)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for branch in event_schema(kind)["fields"][0]["type"]:
+        fields = {f["name"]: f["type"] for f in branch["fields"] if f["name"] in _FREE_FORM}
+        out[f"{_NAMESPACE}.{branch['name']}"] = {
+            name: _record_of(optional) for name, optional in fields.items()
+        }
+    return out
+
+
+def _record_of(optional: list[Any]) -> dict[str, Any]:
+    """The record branch of ``["null", {record}]``."""
+    return next(t for t in optional if isinstance(t, dict))
+
+
+class _Misfit:
+    """A value the typed field cannot hold: it goes to ``extra``."""
+
+
+_MISFIT: Final = _Misfit()
+
+
+def _fit(value: Any, avro_type: Any) -> Any:
+    """``value`` as the typed field ``avro_type`` holds it, or ``_MISFIT``."""
+    for branch in avro_type if isinstance(avro_type, list) else [avro_type]:
+        python_type = type(value)
+        if isinstance(branch, dict):
+            if python_type is dict:
+                return _dict_to_avro(value, branch)
+        elif (
+            (branch == "long" and python_type is int and _LONG_MIN <= value <= _LONG_MAX)
+            or (branch == "double" and python_type is float)
+            or (branch == "string" and python_type is str)
+            or (branch == "boolean" and python_type is bool)
+        ):
+            return value
+    return _MISFIT
+
+
+def _dict_to_avro(value: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
+    """Typed fields for the keys that fit, ``extra`` (JSON) for the rest; null = absent."""
+    types = {f["name"]: f["type"] for f in record["fields"] if f["name"] != _EXTRA}
+    out: dict[str, Any] = dict.fromkeys(types)
+    extra: dict[str, Any] = {}
+    for key, item in value.items():
+        fitted = _fit(item, types[key]) if key in types and item is not None else _MISFIT
+        if fitted is _MISFIT:
+            extra[key] = item
+        else:
+            out[key] = fitted
+    out[_EXTRA] = orjson.dumps(extra).decode() if extra else None
+    return out
+
+
+def _dict_from_avro(value: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in record["fields"]:
+        name, item = field["name"], value.get(field["name"])
+        if name == _EXTRA or item is None:
+            continue
+        nested = [t for t in field["type"] if isinstance(t, dict)]
+        out[name] = _dict_from_avro(item, nested[0]) if nested else item
+    extra = value.get(_EXTRA)
+    if extra is not None:
+        out.update(orjson.loads(extra))
+    return out
+
+
+# -- framing ---------------------------------------------------------------------------------
+
+
+class EventSerde:
+    """Encodes events to their topic's value and decodes values of the event topics.
+
+    With ``schema_ids`` (a Schema Registry) values are Confluent-framed, the schema id
+    registered or looked up under ``<topic>-value`` on first use of the topic.
+    """
+
+    def __init__(self, schema_ids: SchemaIds | None = None) -> None:
+        self._schema_ids = schema_ids
+        self._writers: dict[str, AvroCodec] = {}
+        self._readers: dict[str, AvroCodec] = {}
+
+    def encode(self, event: Event) -> bytes:
+        kind = event_kind(event)
+        writer = self._writers.get(kind)
+        if writer is None:
+            schema = event_schema(kind)
+            schema_id = None
+            if self._schema_ids is not None:
+                schema_id = self._schema_ids.id_for(f"{_TOPIC_OF_KIND[kind]}-value", schema)
+            writer = self._writers[kind] = AvroCodec(schema, schema_id=schema_id)
+        return writer.encode(avro_record(event))
+
+    def decode(self, topic: str, value: bytes) -> Event:
+        kind = KIND_OF_TOPIC.get(topic)
+        if kind is None:
+            raise UnknownTopicError(f"{topic} is not an event topic")
+        reader = self._readers.get(kind)
+        if reader is None:
+            reader = self._readers[kind] = AvroCodec(
+                event_schema(kind),
+                history=released_schemas(f"events_{kind}"),
+                schema_by_id=None if self._schema_ids is None else self._schema_ids.schema_by_id,
+            )
+        return event_of_record(kind, reader.decode(value))
+
+
+@lru_cache(maxsize=1)
+def _default_serde() -> EventSerde:
+    url = get_settings().schema_registry_url
+    return EventSerde(RegistrySchemaIds(url) if url else None)
+
+
+def encode_event_value(event: Event) -> bytes:
+    """``event`` as the value of its topic (framing from ``schema_registry_url``)."""
+    return _default_serde().encode(event)
+
+
+def decode_event_value(topic: str, value: bytes) -> Event:
+    """The event in a value of ``topic`` (either framing, any released schema version)."""
+    return _default_serde().decode(topic, value)
