@@ -31,17 +31,10 @@ from typing import Any
 import fastavro
 import fastavro.schema
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
-from minio import Minio
-from tenacity import (
-    before_sleep_log,
-    retry,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from connectors import s3
 from connectors.event_serde import avro_record, event_kind, event_schema
+from connectors.sink_retry import sink_retry
 from flows.batches import EventBatch
 from flows.events import Event
 from mlbsts.settings import Settings
@@ -50,16 +43,10 @@ __all__ = ["EventBatchS3Sink", "batch_objects", "event_batch_key", "sync_marker"
 
 log = logging.getLogger(__name__)
 
+_transient = sink_retry(s3.ObjectStoreError)
+
 CONTENT_TYPE = "application/avro"
 CODEC = "deflate"
-
-_transient = retry(
-    retry=retry_if_exception_type(s3.ObjectStoreError),
-    stop=stop_after_attempt(5),
-    wait=wait_exponential_jitter(initial=0.2, max=5.0),
-    before_sleep=before_sleep_log(log, logging.WARNING),
-    reraise=True,
-)
 
 
 def event_batch_key(game_date: date, game_pk: int, kind: str, source_ts: str) -> str:
@@ -105,21 +92,16 @@ def batch_objects(batch: EventBatch) -> list[tuple[str, bytes]]:
 
 
 class _S3Partition(StatelessSinkPartition[EventBatch]):
-    def __init__(self, client: Minio, bucket: str) -> None:
-        self._client = client
-        self._bucket = bucket
-
-    def write_batch(self, items: list[EventBatch]) -> None:
-        for batch in items:
-            for key, data in batch_objects(batch):
-                self._put(key, data)
+    def __init__(self, writer: s3.ObjectWriter) -> None:
+        self._writer = writer
 
     @_transient
-    def _put(self, key: str, data: bytes) -> None:
-        s3.put_bytes(self._client, self._bucket, key, data, content_type=CONTENT_TYPE)
+    def write_batch(self, items: list[EventBatch]) -> None:
+        objects = [obj for batch in items for obj in batch_objects(batch)]
+        self._writer.put_all(objects, content_type=CONTENT_TYPE)
 
     def close(self) -> None:
-        pass
+        self._writer.close()
 
 
 class EventBatchS3Sink(DynamicSink[EventBatch]):
@@ -132,4 +114,4 @@ class EventBatchS3Sink(DynamicSink[EventBatch]):
         self._settings = settings
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _S3Partition:
-        return _S3Partition(s3.client(self._settings), self._settings.s3_bucket)
+        return _S3Partition(s3.ObjectWriter(s3.client(self._settings), self._settings.s3_bucket))

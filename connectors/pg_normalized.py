@@ -29,15 +29,9 @@ import psycopg
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from psycopg import sql
 from psycopg.types.json import Jsonb
-from tenacity import (
-    before_sleep_log,
-    retry,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from connectors import postgres
+from connectors.sink_retry import sink_retry
 from flows.batches import EventBatch
 from flows.events import Event, GameEvent, PitchEvent, PlayEvent, Retraction, RunnerEvent
 
@@ -55,16 +49,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+transient = sink_retry(postgres.PostgresError)
+
 Conn = psycopg.Connection[tuple[object, ...]]
 Row = tuple[object, ...]
-
-transient = retry(
-    retry=retry_if_exception_type(postgres.PostgresError),
-    stop=stop_after_attempt(5),
-    wait=wait_exponential_jitter(initial=0.2, max=5.0),
-    before_sleep=before_sleep_log(log, logging.WARNING),
-    reraise=True,
-)
 
 
 @dataclass(frozen=True, slots=True)

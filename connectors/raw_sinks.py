@@ -9,34 +9,18 @@ infrastructure is an exception, STYLE.md 3).
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
-from minio import Minio
-from tenacity import (
-    before_sleep_log,
-    retry,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from connectors import postgres, s3
+from connectors.sink_retry import sink_retry
 from flows.accepted import AcceptedSnapshot
 from mlbsts.settings import Settings
 
 log = logging.getLogger(__name__)
 
-S3_PUT_CONCURRENCY = 8
-
-_transient = retry(
-    retry=retry_if_exception_type((postgres.PostgresError, s3.ObjectStoreError)),
-    stop=stop_after_attempt(5),
-    wait=wait_exponential_jitter(initial=0.2, max=5.0),
-    before_sleep=before_sleep_log(log, logging.WARNING),
-    reraise=True,
-)
+_transient = sink_retry(postgres.PostgresError, s3.ObjectStoreError)
 
 
 def s3_key_of(item: AcceptedSnapshot) -> str:
@@ -88,29 +72,16 @@ class RawPostgresSink(DynamicSink[AcceptedSnapshot]):
 
 
 class _S3Partition(StatelessSinkPartition[AcceptedSnapshot]):
-    def __init__(self, client: Minio, bucket: str) -> None:
-        self._client = client
-        self._bucket = bucket
-        # a PUT is ~20 ms of waiting on the server: a batch's objects go up concurrently
-        self._pool = ThreadPoolExecutor(max_workers=S3_PUT_CONCURRENCY, thread_name_prefix="s3put")
+    def __init__(self, writer: s3.ObjectWriter) -> None:
+        self._writer = writer
 
     @_transient
     def write_batch(self, items: list[AcceptedSnapshot]) -> None:
-        def put(item: AcceptedSnapshot) -> None:
-            s3.put_bytes(
-                self._client,
-                self._bucket,
-                s3_key_of(item),
-                item.envelope.payload_gzip(),
-                content_type="application/gzip",
-            )
-
-        # list() waits for every PUT and re-raises the first failure: the batch is written
-        # completely before write_batch returns, or it raises (and is retried)
-        list(self._pool.map(put, items))
+        objects = [(s3_key_of(i), i.envelope.payload_gzip()) for i in items]
+        self._writer.put_all(objects, content_type="application/gzip")
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._writer.close()
 
 
 class RawS3Sink(DynamicSink[AcceptedSnapshot]):
@@ -120,4 +91,4 @@ class RawS3Sink(DynamicSink[AcceptedSnapshot]):
         self._settings = settings
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _S3Partition:
-        return _S3Partition(s3.client(self._settings), self._settings.s3_bucket)
+        return _S3Partition(s3.ObjectWriter(s3.client(self._settings), self._settings.s3_bucket))

@@ -11,10 +11,10 @@ from functools import lru_cache
 import msgspec
 
 from connectors.avro_serde import AvroCodec, load_schema
-from connectors.event_serde import encode_event_value
+from connectors.event_serde import encode_event_value, event_kind
 from connectors.kafka_io import OutRecord
 from flows.dead_letters import DeadLetter
-from flows.events import Event, Retraction
+from flows.events import Event
 from mlbsts import topics
 
 TOPIC_OF_KIND = {
@@ -27,14 +27,7 @@ TOPIC_OF_KIND = {
 
 def topic_of(event: Event) -> str:
     """A retraction goes to the topic of the event it retracts."""
-    kind = event.retracted_kind if isinstance(event, Retraction) else _kind(event)
-    return TOPIC_OF_KIND[kind]
-
-
-def _kind(event: Event) -> str:
-    kind = msgspec.inspect.type_info(type(event))
-    assert isinstance(kind, msgspec.inspect.StructType)
-    return str(kind.tag)
+    return TOPIC_OF_KIND[event_kind(event)]
 
 
 def event_record(event: Event) -> OutRecord:

@@ -10,6 +10,7 @@ bytes. Exceptions::
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import urllib3
@@ -50,3 +51,25 @@ def put_bytes(s3: Minio, bucket: str, key: str, data: bytes, *, content_type: st
         s3.put_object(bucket, key, io.BytesIO(data), length=len(data), content_type=content_type)
     except (MinioException, urllib3.exceptions.HTTPError, OSError) as e:
         raise ObjectStoreError(f"s3://{bucket}/{key}: put failed: {e}") from e
+
+
+class ObjectWriter:
+    """Puts many objects of one bucket concurrently (a PUT is mostly waiting on the server).
+
+    ``put_all`` returns once every object is stored, or raises ``ObjectStoreError`` for the
+    first that failed: a batch is written completely or the call fails (and is retried).
+    """
+
+    def __init__(self, client: Minio, bucket: str, concurrency: int = 8) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="s3-put")
+
+    def put_all(self, objects: list[tuple[str, bytes]], *, content_type: str) -> None:
+        def put(obj: tuple[str, bytes]) -> None:
+            put_bytes(self._client, self._bucket, obj[0], obj[1], content_type=content_type)
+
+        list(self._pool.map(put, objects))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
