@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import engine
+from bench import e2e, engine
 from mlbsts.settings import get_settings
 
 REPORT = Path(__file__).parent / "report.md"
@@ -32,6 +32,9 @@ def main() -> int:
     ]
     log.info("engine: %d games, every pitch ...", len(feeds))
     sections.append(engine.report(feeds))
+    if "--engine-only" not in sys.argv:
+        log.info("e2e: %d games at %.0fx on the local stack ...", e2e.GAMES, e2e.SPEED)
+        sections.append(e2e.report(get_settings(), sorted(feeds_dir.glob("*.json"))))
     REPORT.write_text("\n".join(sections))
     log.info("wrote %s", REPORT)
     sys.stdout.write(REPORT.read_text())

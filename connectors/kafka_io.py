@@ -56,6 +56,9 @@ def consumer_config(settings: Settings) -> dict[str, str | int | bool]:
         "bootstrap.servers": settings.kafka_bootstrap_servers,
         "fetch.message.max.bytes": settings.kafka_max_message_bytes,
         "fetch.max.bytes": 4 * settings.kafka_max_message_bytes,
+        # how long a broker may hold a fetch that has nothing new: librdkafka's default
+        # (500 ms) is added to the latency of every snapshot on a quiet partition
+        "fetch.wait.max.ms": settings.kafka_fetch_wait_max_ms,
         # librdkafka: must exceed fetch.max.bytes by at least 512 bytes of protocol framing
         "receive.message.max.bytes": 4 * settings.kafka_max_message_bytes + 1024 * 1024,
     }

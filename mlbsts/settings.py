@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     kafka_max_message_bytes: int = Field(
         8 * 1024 * 1024, ge=1024 * 1024, description="largest record produced or fetched"
     )
+    kafka_fetch_wait_max_ms: int = Field(
+        50, ge=1, description="longest a broker holds an empty fetch (latency vs requests)"
+    )
     schema_registry_url: str | None = Field(
         None, description="Confluent Schema Registry; unset: Avro single-object encoding"
     )

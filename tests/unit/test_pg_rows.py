@@ -231,3 +231,17 @@ def test_newest_per_game() -> None:
     ]
     newest = {i.envelope.gamePk: i.envelope.feed_timestamp for i in gt.newest_per_game(items)}
     assert newest == {1: "20240701_210000", 3: "20240701_190000"}
+
+
+def test_refresh_gate_writes_status_changes_final_and_every_15_s_of_feed_time() -> None:
+    from connectors.pg_game_tables import RefreshGate
+
+    gate = RefreshGate()
+    assert gate.due(1, "20240701_190000", "Live/In Progress")  # first sight
+    gate.written(1, "20240701_190000", "Live/In Progress")
+    assert not gate.due(1, "20240701_190014", "Live/In Progress")
+    assert gate.due(1, "20240701_190015", "Live/In Progress")
+    assert gate.due(1, "20240701_190001", "Live/Delayed")  # a status change
+    assert gate.due(2, "20240701_190001", "Live/In Progress")  # another game
+    gate.written(1, "20240701_190015", "Final/Final")
+    assert gate.due(1, "20240701_190016", "Final/Final")  # corrections after Final
