@@ -89,9 +89,7 @@ def run_ingest(server: ReplayServer, snap: str, sched: str) -> dict[str, object]
 def check_topic(settings: Settings, corpus: Corpus, data_dir: Path, snap: str, sched: str) -> None:
     timeline = corpus.timeline(GAME)
     assert timeline is not None
-    envelopes = [
-        decode_envelope(m.value() or b"") for m in read_topic(settings, snap)
-    ]
+    envelopes = [decode_envelope(m.value() or b"") for m in read_topic(settings, snap)]
     assert {e.gamePk for e in envelopes} == {GAME}
     stamps = [e.feed_timestamp for e in envelopes]
     assert stamps == timeline.timecodes  # every distinct snapshot, once, in order
