@@ -452,8 +452,7 @@ def _status(snap: Snapshot) -> str:
 
 class _GamePartition(StatelessSinkPartition[AcceptedSnapshot]):
     def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
-        self._conn: Conn | None = None
+        self._session = postgres.Session(dsn, lambda d: connect(d, GAME_TABLES))
         self._gate = RefreshGate()
 
     @_transient
@@ -474,19 +473,16 @@ class _GamePartition(StatelessSinkPartition[AcceptedSnapshot]):
                 )
         if not built:
             return
-        if self._conn is None or self._conn.closed:
-            self._conn = connect(self._dsn, GAME_TABLES)
-        try:
+
+        def write(conn: Conn) -> None:
             for rows, status in built:
-                write_snapshot(self._conn, rows)
+                write_snapshot(conn, rows)
                 self._gate.written(rows.game_pk, rows.source_ts, status)
-        except postgres.PostgresError:
-            self._conn.close()  # reconnect on the next attempt
-            raise
+
+        self._session.run(write)
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        self._session.close()
 
 
 class GameTablesSink(DynamicSink[AcceptedSnapshot]):

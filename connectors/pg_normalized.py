@@ -450,25 +450,17 @@ def write_events(conn: Conn, events: Sequence[Event]) -> int:
 
 class _EventsPartition(StatelessSinkPartition[EventBatch]):
     def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
-        self._conn: Conn | None = None
+        self._session = postgres.Session(dsn, lambda d: connect(d, EVENT_TABLES))
 
     @transient
     def write_batch(self, items: list[EventBatch]) -> None:
         events = [event for batch in items for event in batch.events]
         if not events:
             return
-        if self._conn is None or self._conn.closed:
-            self._conn = connect(self._dsn, EVENT_TABLES)
-        try:
-            write_events(self._conn, events)
-        except postgres.PostgresError:
-            self._conn.close()  # reconnect on the next attempt
-            raise
+        self._session.run(lambda conn: write_events(conn, events))
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        self._session.close()
 
 
 class NormalizedEventsSink(DynamicSink[EventBatch]):

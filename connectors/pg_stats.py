@@ -17,7 +17,8 @@ import psycopg
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from psycopg.types.json import Jsonb
 
-from connectors.postgres import PostgresError, connect
+from connectors.postgres import PostgresError, Session
+from connectors.sink_retry import sink_retry
 from flows.stats.live_box import LiveStats
 from flows.stats.windows import WindowStats
 
@@ -141,26 +142,31 @@ def write_window_stats(conn: Connection, items: Sequence[WindowStats]) -> None:
     _execute(conn, _UPSERT_WINDOW, params, f"stats_windows ({len(params)} windows)")
 
 
+_transient = sink_retry(PostgresError)
+
+
 class _LivePartition(StatelessSinkPartition[LiveStats]):
     def __init__(self, dsn: str) -> None:
-        self._conn = connect(dsn)
+        self._session = Session(dsn)
 
+    @_transient
     def write_batch(self, items: list[LiveStats]) -> None:
-        write_live_stats(self._conn, items)
+        self._session.run(lambda conn: write_live_stats(conn, items))
 
     def close(self) -> None:
-        self._conn.close()
+        self._session.close()
 
 
 class _WindowPartition(StatelessSinkPartition[WindowStats]):
     def __init__(self, dsn: str) -> None:
-        self._conn = connect(dsn)
+        self._session = Session(dsn)
 
+    @_transient
     def write_batch(self, items: list[WindowStats]) -> None:
-        write_window_stats(self._conn, items)
+        self._session.run(lambda conn: write_window_stats(conn, items))
 
     def close(self) -> None:
-        self._conn.close()
+        self._session.close()
 
 
 class PgLiveStatsSink(DynamicSink[LiveStats]):

@@ -10,9 +10,10 @@ repeating its last epoch lands nothing twice. Exceptions::
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -20,6 +21,8 @@ from psycopg.types.json import Jsonb
 from flows.envelope import SnapshotEnvelope
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class PostgresError(RuntimeError):
@@ -53,6 +56,31 @@ def connect(dsn: str) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(dsn, autocommit=False)
     except psycopg.OperationalError as e:
         raise PostgresError(f"cannot connect to PostgreSQL: {e}") from e
+
+
+class Session:
+    """The connection of one sink partition: opened on first use, closed after a failure so
+    that the next attempt (``connectors.sink_retry``) reconnects."""
+
+    def __init__(
+        self, dsn: str, opener: Callable[[str], psycopg.Connection[tuple[object, ...]]] = connect
+    ) -> None:
+        self._dsn = dsn
+        self._opener = opener
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+
+    def run(self, write: Callable[[psycopg.Connection[tuple[object, ...]]], T]) -> T:
+        if self._conn is None or self._conn.closed:
+            self._conn = self._opener(self._dsn)
+        try:
+            return write(self._conn)
+        except PostgresError:
+            self._conn.close()
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
 
 
 def write_raw_snapshots(

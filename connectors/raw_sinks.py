@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 
-import psycopg
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from connectors import postgres, s3
@@ -30,8 +29,7 @@ def s3_key_of(item: AcceptedSnapshot) -> str:
 
 class _PostgresPartition(StatelessSinkPartition[AcceptedSnapshot]):
     def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
-        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._session = postgres.Session(dsn)
 
     @_transient
     def write_batch(self, items: list[AcceptedSnapshot]) -> None:
@@ -48,17 +46,10 @@ class _PostgresPartition(StatelessSinkPartition[AcceptedSnapshot]):
             for i in items
             if i.envelope.feed_timestamp is not None
         ]
-        if self._conn is None or self._conn.closed:
-            self._conn = postgres.connect(self._dsn)
-        try:
-            postgres.write_raw_snapshots(self._conn, rows)
-        except postgres.PostgresError:
-            self._conn.close()  # reconnect on the next attempt
-            raise
+        self._session.run(lambda conn: postgres.write_raw_snapshots(conn, rows))
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        self._session.close()
 
 
 class RawPostgresSink(DynamicSink[AcceptedSnapshot]):
