@@ -41,6 +41,7 @@ from connectors import s3
 from connectors.envelope_serde import encode_envelope
 from connectors.event_serde import decode_event_value
 from connectors.kafka_io import consumer_config, producer_config
+from connectors.kafka_read import mark
 from connectors.records import TOPIC_OF_KIND
 from flows.envelope import make_envelope, parse_feed_timestamp
 from flows.simulate import simulate
@@ -55,7 +56,6 @@ GAMES = 15
 SPEED = 30.0
 DURATION_S = 90.0
 COPY_PK_OFFSET = 100_000_000
-WATERMARK_MARGIN = 200  # records read before the (possibly lagging) high watermark
 
 
 @dataclass
@@ -121,30 +121,22 @@ def _rss_kb(pid: int) -> int:
 
 
 def _consume_events(settings: Settings, run: Run, stop: threading.Event) -> None:
-    """Read the event topics from (about) their end; count only records made in this run.
-
-    The topics are shared with every other run, so reading them from the start would take
-    long; Tansu's high watermark can lag (start of its last batch), so reading starts a
-    margin before it and records created before this run began are skipped.
-    """
-    began_ms = time.time() * 1000
+    """Read the event topics from where they are now (``kafka_read.mark``): the topics are
+    shared with every other run, and only records made in this run count."""
+    marks = {t: mark(settings, t) for t in TOPIC_OF_KIND.values()}
     consumer = Consumer(
         {**consumer_config(settings), "group.id": "bench", "enable.auto.commit": False}
     )
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
-    assignment = []
-    for topic in TOPIC_OF_KIND.values():
-        for p in admin.list_topics(topic, timeout=10).topics[topic].partitions:
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            assignment.append(TopicPartition(topic, p, max(0, high - WATERMARK_MARGIN)))
-    consumer.assign(assignment)
+    consumer.assign(
+        [TopicPartition(t, p, o) for t, m in marks.items() for p, o in m.offsets.items()]
+    )
     try:
         while not stop.is_set():
             for msg in consumer.consume(500, 0.1):
                 if msg.error() is not None or msg.value() is None:
                     continue
                 _, created_ms = msg.timestamp()
-                if created_ms < began_ms:
+                if created_ms < marks[msg.topic() or ""].since_ms:
                     continue
                 now = time.time()
                 event = decode_event_value(msg.topic() or "", msg.value() or b"")

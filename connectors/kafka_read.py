@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -22,9 +23,15 @@ class KafkaReadError(RuntimeError):
 
 
 def read_topic(
-    settings: Settings, topic: str, *, quiet_s: float = 1.0, timeout_s: float = 60.0
+    settings: Settings,
+    topic: str,
+    *,
+    quiet_s: float = 1.0,
+    timeout_s: float = 60.0,
+    start: Mark | None = None,
 ) -> Iterator[Message]:
-    """Every record of ``topic`` from the beginning, in partition order."""
+    """Every record of ``topic`` from the beginning, in partition order; with ``start``,
+    only the records created after that mark."""
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
     meta = admin.list_topics(topic, timeout=10)
     if topic not in meta.topics or meta.topics[topic].error is not None:
@@ -38,7 +45,12 @@ def read_topic(
             "enable.partition.eof": True,
         }
     )
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    consumer.assign(
+        [
+            TopicPartition(topic, p, start.offsets.get(p, 0) if start else OFFSET_BEGINNING)
+            for p in partitions
+        ]
+    )
     at_eof: set[int] = set()
     deadline = time.monotonic() + timeout_s
     last_seen = time.monotonic()
@@ -58,15 +70,40 @@ def read_topic(
                 raise KafkaReadError(f"reading {topic}: {err}")
             at_eof.discard(msg.partition() or 0)
             last_seen = now
-            yield msg
+            if start is None or msg.timestamp()[1] >= start.since_ms:
+                yield msg
         raise KafkaReadError(f"reading {topic}: no end reached in {timeout_s}s")
     finally:
         consumer.close()
 
 
-def next_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    """For each partition, the offset the next record will get (read, not from watermarks)."""
-    after: dict[int, int] = {}
-    for msg in read_topic(settings, topic, quiet_s=0.5):
-        after[msg.partition() or 0] = (msg.offset() or 0) + 1
-    return after
+WATERMARK_MARGIN = 500  # records before the high watermark, which Tansu may report late
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A point in a topic: reading from ``offsets`` and keeping records created at or after
+    ``since_ms`` gives exactly what was written after the mark."""
+
+    offsets: dict[int, int]
+    since_ms: int
+
+
+def mark(settings: Settings, topic: str) -> Mark:
+    """Where ``topic`` is now, without reading it (cheap on a long-lived topic).
+
+    Tansu's high watermark can lag (the start of its last batch), so the offsets start
+    ``WATERMARK_MARGIN`` records earlier; the creation-time cutoff drops those again.
+    """
+    since_ms = int(time.time() * 1000)
+    consumer = Consumer({**consumer_config(settings), "group.id": "mlbsts-mark"})
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    try:
+        partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
+        offsets = {}
+        for p in partitions:
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            offsets[p] = max(0, high - WATERMARK_MARGIN)
+    finally:
+        consumer.close()
+    return Mark(offsets, since_ms)

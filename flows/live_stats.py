@@ -33,10 +33,11 @@ from flows.batches import EventBatch
 from flows.dead_letters import DeadLetter, ErrorClass, dead_letter_of
 from flows.events import Event
 from flows.snapshot_decode import decode_snapshot
-from flows.snapshot_diff import GameState, SnapshotError, flow_step
+from flows.snapshot_diff import GameState, SnapshotError, Tick, flow_step
 from flows.stats.live_box import LiveStats
 from flows.stats.windows import WindowStats
 from flows.stats_flow import StatsConfig, add_live_stats, stats_config, stats_records
+from flows.ticking import ticking
 from mlbsts.settings import get_settings
 
 RawMessage = KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes | None, bytes | None]
@@ -59,9 +60,12 @@ class FlowSinks:
 
 
 def _diff(
-    state: GameState | None, item: AcceptedSnapshot
+    state: GameState | None, item: AcceptedSnapshot | Tick
 ) -> tuple[GameState | None, list[EventBatch | DeadLetter]]:
-    """One snapshot → one ``EventBatch`` (maybe empty), or a dead letter if it is refused."""
+    """One snapshot → one ``EventBatch`` (maybe empty), or a dead letter if it is refused;
+    a ``Tick`` only releases a finished game's state (``flows.ticking``)."""
+    if isinstance(item, Tick):
+        return flow_step(state, item)[0], []
     stale_before = state.stale_snapshots if state is not None else 0
     try:
         new_state, events = flow_step(state, item.payload_json)
@@ -103,7 +107,7 @@ def build_flow(
     _output_if("game_to_postgres", accepted, sinks.game_postgres)
     keyed = op.key_on("key_by_game", accepted, _game_key)
     # (gamePk, AcceptedSnapshot)
-    diffed = op.key_rm("unkey_diffs", op.stateful_flat_map("diff_snapshots", keyed, _diff))
+    diffed = op.key_rm("unkey_diffs", ticking("diff_snapshots", keyed, _diff))
     # EventBatch | DeadLetter (stale or undecodable snapshot)
     split_diffs = op.branch("split_refused_snapshots", diffed, _is_batch)
     batches: Any = split_diffs.trues  # EventBatch

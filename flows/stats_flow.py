@@ -48,6 +48,7 @@ from flows.stats import windows as win
 from flows.stats.live_box import LiveStats, live_step
 from flows.stats.pitchers import EPOCH, PitcherStats, pitcher_step
 from flows.stats.release import DEFAULT_GRACE
+from flows.ticking import ticking
 from mlbsts import topics
 from mlbsts.settings import Settings
 
@@ -118,20 +119,18 @@ def add_live_stats(
     # (gamePk, EventBatch)
     live = op.key_rm(
         "stats_unkey_live",
-        op.stateful_flat_map("stats_live_box", keyed, partial(live_step, grace=cfg.grace)),
+        ticking("stats_live_box", keyed, partial(live_step, grace=cfg.grace)),
     )
     # LiveStats, one per batch with events
     pitchers = op.key_rm(
         "stats_unkey_pitchers",
-        op.stateful_flat_map("stats_pitchers", keyed, partial(pitcher_step, grace=cfg.grace)),
+        ticking("stats_pitchers", keyed, partial(pitcher_step, grace=cfg.grace)),
     )
     # PitcherStats, one per changed pitcher per batch
     keyed_events = op.key_on("stats_key_events", events, _event_key)
     items = op.key_rm(
         "stats_unkey_window_items",
-        op.stateful_flat_map(
-            "stats_window_feed", keyed_events, partial(win.window_feed_step, grace=cfg.grace)
-        ),
+        ticking("stats_window_feed", keyed_events, partial(win.window_feed_step, grace=cfg.grace)),
     )
     # WindowItem (pitch, home run or tombstone), timed by the event
     league = op.key_on("stats_key_league", items, _league_key)

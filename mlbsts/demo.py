@@ -30,7 +30,7 @@ from connectors import s3
 from connectors.envelope_serde import encode_envelope
 from connectors.event_serde import decode_event_value
 from connectors.kafka_io import OutRecord, produce_all, producer_config
-from connectors.kafka_read import read_topic
+from connectors.kafka_read import Mark, mark, read_topic
 from connectors.records import TOPIC_OF_KIND
 from flows.boxscore import box_score
 from flows.envelope import make_envelope, official_date_of
@@ -151,13 +151,17 @@ def run_flow(
     return time.monotonic() - began
 
 
-def read_events(settings: Settings, game_pk: int) -> tuple[list[Event], dict[str, int]]:
+def read_events(
+    settings: Settings, game_pk: int, since: dict[str, Mark]
+) -> tuple[list[Event], dict[str, int]]:
+    """The game's events written after ``since`` (this run re-emits the whole game: its
+    dataflow starts with fresh state and reads the raw topic from the beginning)."""
     key = str(game_pk).encode()
     events: list[Event] = []
     counts: dict[str, int] = {}
     for topic in TOPIC_OF_KIND.values():
         n = 0
-        for msg in read_topic(settings, topic):
+        for msg in read_topic(settings, topic, start=since[topic]):
             if msg.key() == key and msg.value() is not None:
                 events.append(decode_event_value(topic, msg.value()))
                 n += 1
@@ -180,8 +184,9 @@ def run_demo(
     snapshots = simulate(feed, every)
     published = publish(settings, game_pk, snapshots, progress)
     distinct = len({s["metaData"]["timeStamp"] for s in snapshots})
+    marks = {t: mark(settings, t) for t in TOPIC_OF_KIND.values()}
     seconds = run_flow(settings, game_pk, distinct, progress, timeout_s)
-    events, counts = read_events(settings, game_pk)
+    events, counts = read_events(settings, game_pk, marks)
     return DemoResult(
         game_pk=game_pk,
         snapshots_published=published,

@@ -13,7 +13,7 @@ import pytest
 
 from connectors import s3
 from connectors.event_serde import decode_event_value
-from connectors.kafka_read import next_offsets, read_topic
+from connectors.kafka_read import Mark, mark, read_topic
 from connectors.records import TOPIC_OF_KIND
 from flows.simulate import simulate
 from flows.sources import run_engine
@@ -28,13 +28,13 @@ EVERY = 10
 
 
 @pytest.fixture(scope="module")
-def before(stack_settings: Settings) -> dict[str, dict[int, int]]:
-    """Where each event topic ended before this run (the topics are shared with demos)."""
-    return {t: next_offsets(stack_settings, t) for t in TOPIC_OF_KIND.values()}
+def before(stack_settings: Settings) -> dict[str, Mark]:
+    """Where each event topic was before this run (the topics are shared with demos)."""
+    return {t: mark(stack_settings, t) for t in TOPIC_OF_KIND.values()}
 
 
 @pytest.fixture(scope="module")
-def ran(stack_settings: Settings, before: dict[str, dict[int, int]]) -> demo.DemoResult:
+def ran(stack_settings: Settings, before: dict[str, Mark]) -> demo.DemoResult:
     return demo.run_demo(stack_settings, demo.FIXTURE_FEED, EVERY, lambda *_: None, timeout_s=240)
 
 
@@ -72,15 +72,14 @@ def test_every_snapshot_is_archived_gzip_at_its_deterministic_key(
 def test_topics_hold_exactly_the_engine_events_repeats_only_as_exact_duplicates(
     stack_settings: Settings,
     ran: demo.DemoResult,
-    before: dict[str, dict[int, int]],
+    before: dict[str, Mark],
     fixture_feed: dict[str, Any],
 ) -> None:
     expected = {e.event_id for e in run_engine(simulate(fixture_feed, EVERY))}
     seen: dict[tuple[str, int], set[bytes]] = defaultdict(set)
     for topic in TOPIC_OF_KIND.values():
-        for msg in read_topic(stack_settings, topic):
-            new = (msg.offset() or 0) >= before[topic].get(msg.partition() or 0, 0)
-            if new and msg.key() == str(FIXTURE_GAME_PK).encode():
+        for msg in read_topic(stack_settings, topic, start=before[topic]):
+            if msg.key() == str(FIXTURE_GAME_PK).encode():
                 event = decode_event_value(topic, msg.value())
                 seen[(event.event_id, event.revision)].add(msg.value())
     assert {event_id for event_id, _ in seen} == set(expected)

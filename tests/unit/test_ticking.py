@@ -1,0 +1,59 @@
+"""Finished games' state is released by wall-clock ticks even when no item comes after Final."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from flows.envelope import parse_feed_timestamp
+from flows.simulate import simulate
+from flows.snapshot_diff import DEFAULT_GRACE, flow_step
+from flows.ticking import TickingLogic
+
+pytestmark = pytest.mark.unit
+
+EVERY = timedelta(minutes=5)
+
+
+class FakeClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_a_final_game_is_released_by_a_tick_after_the_grace_period(
+    fixture_feed: dict[str, Any],
+) -> None:
+    final_at = parse_feed_timestamp(fixture_feed["metaData"]["timeStamp"])
+    clock = FakeClock(final_at)
+    logic: TickingLogic[Any, Any, Any] = TickingLogic(flow_step, None, EVERY, clock)
+
+    events, discard = logic.on_item(orjson.dumps(fixture_feed))
+    assert list(events) and not discard  # the game's events; state kept
+    assert logic.notify_at() == final_at + EVERY
+
+    clock.now = final_at + DEFAULT_GRACE - timedelta(seconds=1)
+    events, discard = logic.on_notify()
+    assert list(events) == [] and not discard  # within the grace period: kept
+    assert logic.notify_at() == clock.now + EVERY
+
+    clock.now = final_at + DEFAULT_GRACE
+    events, discard = logic.on_notify()
+    assert list(events) == [] and discard  # released: Bytewax forgets the key
+
+
+def test_a_live_game_is_never_released_by_ticks(fixture_feed: dict[str, Any]) -> None:
+    middle = simulate(fixture_feed, 25)[3]
+    clock = FakeClock(parse_feed_timestamp(middle["metaData"]["timeStamp"]))
+    logic: TickingLogic[Any, Any, Any] = TickingLogic(flow_step, None, EVERY, clock)
+    _, discard = logic.on_item(orjson.dumps(middle))
+    assert not discard
+    clock.now += timedelta(days=30)
+    _, discard = logic.on_notify()
+    assert not discard
+    assert logic.snapshot().snapshots == 1  # the state survives for recovery snapshots
