@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from flows.events import Event
 
 
 def write_snapshots(snapshots: list[dict[str, Any]], out_dir: Path) -> list[Path]:
@@ -53,49 +57,44 @@ def simulate(
     print(f"{len(snapshots)} snapshots of game {game} written to {out} ({log.summary()})")
 
 
-def events(
-    source: Path = typer.Argument(
-        ..., exists=True, help="a final feed/live JSON, or a directory of 1.json, 2.json, ..."
-    ),
-    every: int | None = typer.Option(
-        None, "--every", min=1, help="simulate polling every N pitches (feed file only)"
-    ),
-) -> None:
+SOURCE_ARGUMENT = typer.Argument(
+    ..., exists=True, help="a final feed/live JSON, or a directory of 1.json, 2.json, ..."
+)
+EVERY_OPTION = typer.Option(
+    None, "--every", min=1, help="simulate polling every N pitches (feed file only)"
+)
+
+
+def _event_stream(source: Path, every: int | None) -> Iterator[Event]:
+    """The engine's events for SOURCE; a bad SOURCE is a usage error."""
+    from flows.sources import SourceError, load_snapshots, run_engine
+
+    try:
+        snapshots = load_snapshots(source, every)
+    except SourceError as e:
+        raise typer.BadParameter(str(e), param_hint="SOURCE") from e
+    return run_engine(snapshots)
+
+
+def events(source: Path = SOURCE_ARGUMENT, every: int | None = EVERY_OPTION) -> None:
     """Print the event stream of SOURCE as JSON lines (the pure snapshot diff)."""
     import sys
 
     from flows.events import encode_event
-    from flows.sources import SourceError, load_snapshots, run_engine
 
-    try:
-        snapshots = load_snapshots(source, every)
-    except SourceError as e:
-        raise typer.BadParameter(str(e), param_hint="SOURCE") from e
     out = sys.stdout.buffer
-    for event in run_engine(snapshots):
+    for event in _event_stream(source, every):
         out.write(encode_event(event) + b"\n")
     out.flush()
 
 
-def boxscore(
-    source: Path = typer.Argument(
-        ..., exists=True, help="a final feed/live JSON, or a directory of 1.json, 2.json, ..."
-    ),
-    every: int | None = typer.Option(
-        None, "--every", min=1, help="simulate polling every N pitches (feed file only)"
-    ),
-) -> None:
+def boxscore(source: Path = SOURCE_ARGUMENT, every: int | None = EVERY_OPTION) -> None:
     """Print the box score derived from SOURCE's event stream as JSON."""
     import orjson
 
     from flows.boxscore import agg, initialize, result
-    from flows.sources import SourceError, load_snapshots, run_engine
 
-    try:
-        snapshots = load_snapshots(source, every)
-    except SourceError as e:
-        raise typer.BadParameter(str(e), param_hint="SOURCE") from e
     state = initialize()
-    for event in run_engine(snapshots):
+    for event in _event_stream(source, every):
         agg(state, event)
     print(orjson.dumps(result(state), option=orjson.OPT_INDENT_2).decode())
