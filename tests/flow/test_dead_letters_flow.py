@@ -15,19 +15,17 @@ from typing import Any
 import orjson
 import pytest
 from bytewax.connectors.kafka import KafkaSourceMessage
-from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 
 from connectors.envelope_serde import encode_envelope
 from connectors.event_serde import decode_event_value
-from connectors.kafka_io import OutRecord
 from connectors.records import TOPIC_OF_KIND, decode_dead_letter
 from flows.accepted import AcceptedSnapshot
 from flows.dead_letters import ErrorClass
 from flows.envelope import make_envelope
-from flows.live_stats import FlowSinks, build_flow
 from flows.simulate import simulate
 from mlbsts import topics
 from tests.conftest import FIXTURE_GAME_PK
+from tests.flow.harness import run_flow
 
 pytestmark = pytest.mark.flow
 
@@ -127,22 +125,6 @@ def _messages(feed: JSON) -> tuple[list[Message], dict[int, ErrorClass]]:
     return msgs, corrupted
 
 
-def _run(
-    msgs: list[Message], workers: int
-) -> tuple[list[AcceptedSnapshot], list[AcceptedSnapshot], list[OutRecord]]:
-    pg: list[AcceptedSnapshot] = []
-    s3: list[AcceptedSnapshot] = []
-    log: list[OutRecord] = []
-    flow = build_flow(
-        TestingSource(msgs), FlowSinks(TestingSink(pg), TestingSink(s3), TestingSink(log))
-    )
-    if workers == 1:
-        run_main(flow)
-    else:
-        cluster_main(flow, [], 0, worker_count_per_proc=workers)
-    return pg, s3, log
-
-
 def _offset(item: AcceptedSnapshot) -> int:
     assert item.offset is not None
     return item.offset
@@ -153,7 +135,7 @@ def test_each_invalid_snapshot_is_dead_lettered_and_the_game_goes_on(
     fixture_feed: JSON, workers: int
 ) -> None:
     msgs, corrupted = _messages(fixture_feed)
-    pg, s3, log = _run(msgs, workers)
+    pg, s3, log = run_flow(msgs, workers)
 
     good = {m.offset for m in msgs if m.offset not in corrupted}
     assert sorted(map(_offset, pg)) == sorted(map(_offset, s3)) == sorted(good)

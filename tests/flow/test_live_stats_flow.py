@@ -8,19 +8,16 @@ from typing import Any
 import orjson
 import pytest
 from bytewax.connectors.kafka import KafkaSourceMessage
-from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 
 from connectors.envelope_serde import encode_envelope
 from connectors.event_serde import decode_event_value
-from connectors.kafka_io import OutRecord
 from connectors.records import TOPIC_OF_KIND, _dead_letter_codec
-from flows.accepted import AcceptedSnapshot
 from flows.boxscore import box_score
 from flows.envelope import make_envelope
-from flows.live_stats import FlowSinks, build_flow
 from flows.simulate import simulate
 from mlbsts import topics
 from tests.conftest import FIXTURE_GAME_PK
+from tests.flow.harness import run_flow
 
 pytestmark = pytest.mark.flow
 
@@ -50,22 +47,6 @@ def _messages(feed: dict[str, Any], every: int) -> list[KafkaSourceMessage[bytes
     return out
 
 
-def _run(
-    msgs: list[Any], workers: int
-) -> tuple[list[AcceptedSnapshot], list[AcceptedSnapshot], list[OutRecord]]:
-    pg: list[AcceptedSnapshot] = []
-    s3: list[AcceptedSnapshot] = []
-    log: list[OutRecord] = []
-    flow = build_flow(
-        TestingSource(msgs), FlowSinks(TestingSink(pg), TestingSink(s3), TestingSink(log))
-    )
-    if workers == 1:
-        run_main(flow)
-    else:
-        cluster_main(flow, [], 0, worker_count_per_proc=workers)
-    return pg, s3, log
-
-
 def _official(feed: dict[str, Any]) -> dict[str, dict[str, dict[str, int]]]:
     out: dict[str, dict[str, dict[str, int]]] = {}
     for side in ("home", "away"):
@@ -87,7 +68,7 @@ def test_flow_stores_every_snapshot_and_emits_the_game(
     garbage = KafkaSourceMessage(
         key=b"1", value=b"not avro", topic=topics.RAW_GAME_SNAPSHOTS, partition=0, offset=999
     )
-    pg, s3, log = _run([*msgs, msgs[3], garbage], workers)
+    pg, s3, log = run_flow([*msgs, msgs[3], garbage], workers)
 
     assert (
         len(pg) == len(s3) == len(msgs) + 1
