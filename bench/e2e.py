@@ -12,6 +12,10 @@ Latency of a snapshot, from just before it is produced:
 - to PostgreSQL: ``live_box_scores.updated_at`` (set by the server in the transaction that
   stored that snapshot's box score) for the rows a poller sees.
 
+Each run gets a private stack of its own (``private_stack``: fresh data, other ports), torn
+down after: Tansu's S3 engine gets slower as a partition's history grows (a fetch lists the
+partition's objects), so a long-used dev stack would measure its own age, not the flow.
+
 The corpus has 7 games; to reach ``GAMES`` concurrent streams the others are load copies of
 real games under a shifted gamePk (``+ COPY_PK_OFFSET * n``), labelled as such in the report.
 """
@@ -26,6 +30,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +42,7 @@ import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg import sql
+from pydantic import SecretStr
 
 from connectors import s3
 from connectors.envelope_serde import encode_envelope
@@ -183,6 +190,37 @@ def _workers(processes: int, env: dict[str, str], log: Path) -> list[subprocess.
     return procs
 
 
+#: ports of the private stack (the dev stack's defaults + 10000)
+PRIVATE_PORTS = {"kafka": 29092, "s3": 28333, "postgres": 25432, "redis": 26379}
+
+
+@contextmanager
+def private_stack(settings: Settings) -> Iterator[tuple[Settings, dict[str, str]]]:
+    """A fresh embedded stack beside the dev one: its settings and the environment that
+    points workers at it. Stopped and deleted on exit."""
+    p = PRIVATE_PORTS
+    env = {
+        "MLBSTS_STACK_DIR": str(settings.stack_dir / "bench-stack"),
+        "MLBSTS_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{p['kafka']}",
+        "MLBSTS_S3_ENDPOINT": f"127.0.0.1:{p['s3']}",
+        "MLBSTS_POSTGRES_DSN": f"postgresql://mlbsts:mlbsts@127.0.0.1:{p['postgres']}/mlbsts",
+        "MLBSTS_REDIS_URL": f"redis://127.0.0.1:{p['redis']}/0",
+    }
+    private = Settings(
+        stack_dir=Path(env["MLBSTS_STACK_DIR"]),
+        kafka_bootstrap_servers=env["MLBSTS_KAFKA_BOOTSTRAP_SERVERS"],
+        s3_endpoint=env["MLBSTS_S3_ENDPOINT"],
+        postgres_dsn=SecretStr(env["MLBSTS_POSTGRES_DSN"]),
+        redis_url=env["MLBSTS_REDIS_URL"],
+    )
+    stack.down(private, purge=True)  # left over from an interrupted run
+    try:
+        stack.up(private)
+        yield private, env
+    finally:
+        stack.down(private, purge=True)
+
+
 def measure(
     settings: Settings,
     feeds: list[Path],
@@ -191,8 +229,11 @@ def measure(
     games: int = GAMES,
     speed: float = SPEED,
     keep: bool = False,
+    stack_env: dict[str, str] | None = None,
 ) -> tuple[Run, int, int, float]:
-    """Run the load; ``keep`` leaves the schema and topic for inspection."""
+    """Run the load on the stack of ``settings`` (``stack_env`` points the workers at it);
+    ``keep`` leaves the schema and topic for inspection."""
+    stack_env = stack_env or {}
     stack.up(settings)
     tag = f"bench{int(time.time())}"
     topic, schema, bucket = f"{tag}-raw", f"{tag}_tables", f"{tag}-objects"
@@ -211,6 +252,7 @@ def measure(
     del streams
     env = {
         **os.environ,
+        **stack_env,
         "MLBSTS_FLOW_INPUT_TOPIC": topic,
         "MLBSTS_POSTGRES_DSN": dsn,
         "MLBSTS_S3_BUCKET": bucket,
@@ -293,7 +335,10 @@ def report(
     games: int = GAMES,
     speed: float = SPEED,
 ) -> str:
-    run, idle_rss, copies, publish_s = measure(settings, feeds, processes, games=games, speed=speed)
+    with private_stack(settings) as (private, env):
+        run, idle_rss, copies, publish_s = measure(
+            private, feeds, processes, games=games, speed=speed, stack_env=env
+        )
     peak = max(run.rss_kb or [idle_rss])
     lines = [
         f"## End to end: {games} games at {speed:.0f}x, {processes} worker process(es)",
@@ -306,7 +351,8 @@ def report(
         "first sink, `raw_game_snapshots.stored_at`), the live box score in PostgreSQL "
         "(`live_box_scores.updated_at`, rows a poller saw), its first event produced by the "
         "worker (the record's CreateTime) and read back from the event topics by this "
-        "harness's own consumer (which adds its own fetch lag on Tansu). Goal: p99 < 1 s.",
+        "harness's own consumer (which adds its own fetch lag on Tansu). Goal: p99 < 1 s. "
+        "On a private embedded stack started fresh for this run.",
         "",
         f"Published {len(run.published)} snapshots in {publish_s:.1f} s "
         f"({len(run.published) / publish_s:.1f}/s); {run.events} event records read back; "

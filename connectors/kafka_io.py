@@ -1,9 +1,11 @@
 """Kafka edge: producer/consumer configuration and a Bytewax sink that loses nothing silently.
 
 Bytewax's own ``KafkaSink`` flushes but never looks at delivery reports, so a record the
-broker refused would vanish. ``CheckedKafkaSink`` waits for every delivery report of a batch
-and raises if any failed: the worker stops, and on resume Bytewax replays the epoch
-(at-least-once; consumers dedupe by ``event_id``). Exceptions::
+broker refused would vanish. ``CheckedKafkaSink`` produces without waiting (librdkafka
+batches and sends in the background) and, at the end of every epoch, before Bytewax commits
+it, waits for every delivery report and raises if any failed: the worker stops, and on
+resume Bytewax replays the epoch (at-least-once; consumers dedupe by ``event_id``). A
+failure already reported stops the worker at the next batch. Exceptions::
 
     KafkaDeliveryError (RuntimeError)   the broker did not take a record; says topic and key
 """
@@ -14,9 +16,10 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from bytewax.outputs import StatefulSinkPartition
 from confluent_kafka import KafkaError, Message, Producer
 
+from connectors.background_sink import KeyedSink
 from mlbsts.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,50 +77,83 @@ class DeliveryTracker:
         if err is not None:
             self.failed.append((msg.topic() or "?", msg.key(), err))
 
+    def raise_failure(self, count: int) -> None:
+        if self.failed:
+            topic, key, err = self.failed[0]
+            _fail(
+                f"{len(self.failed)} of {count} records refused; first: topic {topic} "
+                f"key {key!r}: {err}"
+            )
+
+
+def _fail(message: str) -> None:
+    # logged first: Bytewax aborts the process on an error from a partitioned sink, and its
+    # panic message does not carry the Python one
+    log.critical("Kafka sink: %s", message)
+    raise KafkaDeliveryError(message)
+
+
+def _produce(producer: Producer, record: OutRecord, tracker: DeliveryTracker) -> None:
+    while True:
+        try:
+            producer.produce(record.topic, value=record.value, key=record.key, on_delivery=tracker)
+            break
+        except BufferError:
+            producer.poll(0.1)  # local queue full: let deliveries drain, then retry
+    producer.poll(0)
+
+
+def _confirm(producer: Producer, tracker: DeliveryTracker, count: int) -> None:
+    """Wait for every delivery report; raise if a record was not acknowledged."""
+    remaining = producer.flush(FLUSH_TIMEOUT_S)
+    if remaining:
+        _fail(f"{remaining} records not acknowledged in {FLUSH_TIMEOUT_S}s")
+    tracker.raise_failure(count)
+
 
 def produce_all(producer: Producer, records: Iterable[OutRecord]) -> int:
     """Produce records and wait until every one is acknowledged; raise if any was not."""
     tracker = DeliveryTracker()
     count = 0
     for record in records:
-        while True:
-            try:
-                producer.produce(
-                    record.topic, value=record.value, key=record.key, on_delivery=tracker
-                )
-                break
-            except BufferError:
-                producer.poll(0.1)  # local queue full: let deliveries drain, then retry
-        producer.poll(0)
+        _produce(producer, record, tracker)
         count += 1
-    remaining = producer.flush(FLUSH_TIMEOUT_S)
-    if remaining:
-        raise KafkaDeliveryError(f"{remaining} records not acknowledged in {FLUSH_TIMEOUT_S}s")
-    if tracker.failed:
-        topic, key, err = tracker.failed[0]
-        raise KafkaDeliveryError(
-            f"{len(tracker.failed)} of {count} records refused; first: topic {topic} "
-            f"key {key!r}: {err}"
-        )
+    _confirm(producer, tracker, count)
     return count
 
 
-class _CheckedSinkPartition(StatelessSinkPartition[OutRecord]):
+class _CheckedSinkPartition(StatefulSinkPartition[OutRecord, None]):
     def __init__(self, producer: Producer) -> None:
         self._producer = producer
+        self._tracker = DeliveryTracker()
+        self._count = 0  # records produced since the last confirmed epoch
 
-    def write_batch(self, items: list[OutRecord]) -> None:
-        produce_all(self._producer, items)
+    def write_batch(self, values: list[OutRecord]) -> None:
+        for record in values:
+            _produce(self._producer, record, self._tracker)
+        self._count += len(values)
+        self._tracker.raise_failure(self._count)
+
+    def snapshot(self) -> None:
+        _confirm(self._producer, self._tracker, self._count)
+        self._count = 0
 
     def close(self) -> None:
-        self._producer.flush(FLUSH_TIMEOUT_S)
+        self.snapshot()
 
 
-class CheckedKafkaSink(DynamicSink[OutRecord]):
-    """Writes ``OutRecord`` items to their topics; at-least-once, never silently lossy."""
+def record_key(record: OutRecord) -> str:
+    """The partition key of a record in the flow: its Kafka key (gamePk), else its topic."""
+    return record.key.decode() if record.key is not None else record.topic
 
-    def __init__(self, config: dict[str, str | int | bool]) -> None:
+
+class CheckedKafkaSink(KeyedSink[OutRecord]):
+    """Writes ``OutRecord`` items to their topics; at-least-once, never silently lossy.
+    One producer per partition; records of one key keep their order."""
+
+    def __init__(self, config: dict[str, str | int | bool], partitions: int = 1) -> None:
+        super().__init__(record_key, partitions)
         self._config = dict(config)
 
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _CheckedSinkPartition:
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _CheckedSinkPartition:
         return _CheckedSinkPartition(Producer(self._config))

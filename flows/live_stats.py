@@ -12,7 +12,7 @@ around a resume and idempotent (upserts, deterministic keys, stable ``event_id``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 import bytewax.operators as op
 from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage
@@ -20,6 +20,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
+from connectors.background_sink import BackgroundSink, KeyedSink
 from connectors.event_archive import EventBatchS3Sink
 from connectors.kafka_io import CheckedKafkaSink, OutRecord, consumer_config, producer_config
 from connectors.pg_game_tables import GameTablesSink
@@ -40,6 +41,10 @@ from flows.stats_flow import StatsConfig, add_live_stats, stats_config, stats_re
 from flows.ticking import ticking
 from mlbsts.settings import get_settings
 
+X = TypeVar("X")
+#: a plain Bytewax sink of X, or a ``KeyedSink`` of X (given ``(key, X)`` pairs)
+SinkOf: TypeAlias = Sink[X] | KeyedSink[X]
+
 RawMessage = KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes | None, bytes | None]
 
 
@@ -48,15 +53,15 @@ class FlowSinks:
     """Where the flow writes; each sink is idempotent. An optional sink left ``None`` is
     not written (tests pick what they look at; production sets them all)."""
 
-    raw_postgres: Sink[AcceptedSnapshot]
-    raw_s3: Sink[AcceptedSnapshot]
-    log: Sink[OutRecord]  # events, statistics and dead letters; each record names its topic
-    events_postgres: Sink[EventBatch] | None = None
-    events_s3: Sink[EventBatch] | None = None
-    game_postgres: Sink[AcceptedSnapshot] | None = None
-    live_redis: Sink[LiveStats] | None = None
-    live_postgres: Sink[LiveStats] | None = None
-    windows_postgres: Sink[WindowStats] | None = None
+    raw_postgres: SinkOf[AcceptedSnapshot]
+    raw_s3: SinkOf[AcceptedSnapshot]
+    log: SinkOf[OutRecord]  # events, statistics and dead letters; each record names its topic
+    events_postgres: SinkOf[EventBatch] | None = None
+    events_s3: SinkOf[EventBatch] | None = None
+    game_postgres: SinkOf[AcceptedSnapshot] | None = None
+    live_redis: SinkOf[LiveStats] | None = None
+    live_postgres: SinkOf[LiveStats] | None = None
+    windows_postgres: SinkOf[WindowStats] | None = None
 
 
 def _diff(
@@ -102,8 +107,8 @@ def build_flow(
     split = op.branch("split_dead_letters", decoded, _is_accepted)
     accepted: Any = split.trues  # AcceptedSnapshot
     dead: Any = split.falses  # DeadLetter
-    op.output("raw_to_postgres", accepted, sinks.raw_postgres)
-    op.output("raw_to_s3", accepted, sinks.raw_s3)
+    _output_if("raw_to_postgres", accepted, sinks.raw_postgres)
+    _output_if("raw_to_s3", accepted, sinks.raw_s3)
     _output_if("game_to_postgres", accepted, sinks.game_postgres)
     keyed = op.key_on("key_by_game", accepted, _game_key)
     # (gamePk, AcceptedSnapshot)
@@ -123,13 +128,18 @@ def build_flow(
     outputs: Any = op.merge("all_outputs", events, dead, split_diffs.falses)
     records = op.map("encode_records", outputs, _to_record)
     # OutRecord(topic, key=gamePk, value)
-    op.output("write_log", op.merge("all_records", records, stats_records(live)), sinks.log)
+    _output_if("write_log", op.merge("all_records", records, stats_records(live)), sinks.log)
     return flow
 
 
-def _output_if(step_id: str, stream: Any, sink: Sink[Any] | None) -> None:
-    if sink is not None:
-        op.output(step_id, stream, sink)
+def _output_if(step_id: str, stream: Any, sink: SinkOf[Any] | None) -> None:
+    """Write ``stream`` to ``sink`` unless it is ``None``; a ``KeyedSink`` is given
+    ``(key, item)`` pairs."""
+    if sink is None:
+        return
+    if isinstance(sink, KeyedSink):
+        stream = op.key_on(f"{step_id}_by_key", stream, sink.key)
+    op.output(step_id, stream, sink)
 
 
 def _is_accepted(item: AcceptedSnapshot | DeadLetter) -> bool:
@@ -148,6 +158,22 @@ def _game_key(item: AcceptedSnapshot) -> str:
     return str(item.envelope.gamePk)
 
 
+def _snapshot_key(item: AcceptedSnapshot) -> str:
+    return str(item.envelope.gamePk)
+
+
+def _batch_key(item: EventBatch) -> str:
+    return str(item.game_pk)
+
+
+def _live_key(item: LiveStats) -> str:
+    return str(item.gamePk)
+
+
+def _window_key(item: WindowStats) -> str:
+    return item.window_start.isoformat()
+
+
 def production_flow() -> Dataflow:
     """The flow on the servers of the settings (reads the environment, connects lazily)."""
     settings = get_settings()
@@ -159,16 +185,17 @@ def production_flow() -> Dataflow:
         batch_size=settings.flow_batch_size,
     )
     dsn = settings.postgres_dsn.get_secret_value()
+    parts = settings.flow_sink_partitions
     sinks = FlowSinks(
-        raw_postgres=RawPostgresSink(dsn),
-        raw_s3=RawS3Sink(settings),
-        log=CheckedKafkaSink(producer_config(settings)),
-        events_postgres=NormalizedEventsSink(dsn),
-        events_s3=EventBatchS3Sink(settings),
-        game_postgres=GameTablesSink(dsn),
-        live_redis=RedisLiveStateSink(settings),
-        live_postgres=PgLiveStatsSink(dsn),
-        windows_postgres=PgWindowStatsSink(dsn),
+        raw_postgres=BackgroundSink(RawPostgresSink(dsn), _snapshot_key, parts),
+        raw_s3=BackgroundSink(RawS3Sink(settings), _snapshot_key, parts),
+        log=CheckedKafkaSink(producer_config(settings)),  # one producer: no CAS contention on Tansu
+        events_postgres=BackgroundSink(NormalizedEventsSink(dsn), _batch_key, parts),
+        events_s3=BackgroundSink(EventBatchS3Sink(settings), _batch_key, parts),
+        game_postgres=BackgroundSink(GameTablesSink(dsn), _snapshot_key, parts),
+        live_redis=BackgroundSink(RedisLiveStateSink(settings), _live_key, parts),
+        live_postgres=BackgroundSink(PgLiveStatsSink(dsn), _live_key, parts),
+        windows_postgres=BackgroundSink(PgWindowStatsSink(dsn), _window_key, parts),
     )
     return build_flow(source, sinks, stats_config(settings))
 

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         False, description="stop the dataflow at the end of the raw topic (demo, batch replay)"
     )
     flow_batch_size: int = Field(100, ge=1, description="raw snapshots read per source poll")
+    flow_sink_partitions: int = Field(
+        2, ge=1, description="writer threads of each sink (games are spread over them)"
+    )
     flow_input_topic: str = Field(
         "mlb.raw.game-snapshots",
         description="raw topic the dataflow reads (replays into a new table version, tests)",

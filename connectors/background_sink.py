@@ -1,0 +1,172 @@
+"""Sinks that write on their own thread and are durable at every epoch.
+
+A Bytewax worker calls its sinks one after another on one thread. With nine sinks that each
+wait on a server, a snapshot waited for the sum of nine round trips, and under load the
+worker spent its time waiting rather than computing (``bench/report.md``).
+
+``BackgroundSink`` wraps a ``DynamicSink``. Each of its partitions hands batches to one
+writer thread of its own and returns at once; the writer keeps their order and merges
+what queued up while it was busy into one write. Bytewax calls ``snapshot()`` at the end of
+every epoch, before that epoch is committed to the recovery store; it returns only when
+every item handed over so far is written, and re-raises the writer's failure if there was
+one (logged first: Bytewax aborts the process on an error from such a sink, and its panic
+message does not carry the Python one). So the output of a committed epoch is always
+written: the same at-least-once as a blocking sink, with the waits overlapped. Between
+snapshots, a failure surfaces at the next ``write_batch``; either way the worker stops and
+recovery resumes it.
+
+Items are routed to partitions by ``key`` (the gamePk), so each game's items reach a sink
+in order. At most ``max_pending`` items wait per partition (backpressure).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+from zlib import adler32
+
+from bytewax.outputs import (
+    DynamicSink,
+    FixedPartitionedSink,
+    StatefulSinkPartition,
+    StatelessSinkPartition,
+)
+
+X = TypeVar("X")
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING = 512  # items queued per partition before write_batch waits
+MAX_WRITE = 64  # items merged into one write of the wrapped sink
+
+
+class _Writer(Generic[X]):
+    """One thread writing queued items, in order, through a wrapped partition."""
+
+    def __init__(
+        self, part: StatelessSinkPartition[X], name: str, max_pending: int, max_write: int
+    ) -> None:
+        self._part = part
+        self._max_pending = max_pending
+        self._max_write = max_write
+        self._cond = threading.Condition()
+        self._queue: list[X] = []
+        self._submitted = 0
+        self._written = 0
+        self._error: BaseException | None = None
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, items: list[X]) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: len(self._queue) < self._max_pending or self._failed())
+            self._raise_failure()
+            self._queue.extend(items)
+            self._submitted += len(items)
+            self._cond.notify_all()
+
+    def drain(self) -> None:
+        """Wait until everything submitted so far is written; raise the writer's failure."""
+        with self._cond:
+            target = self._submitted
+            self._cond.wait_for(lambda: self._written >= target or self._failed())
+            self._raise_failure()
+
+    def close(self) -> None:
+        self.drain()
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join()
+        self._part.close()
+
+    def _failed(self) -> bool:
+        return self._error is not None
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            # Bytewax aborts the process on an error from a partitioned sink, and its panic
+            # message drops the Python one: name the failure here first.
+            log.critical("sink %s failed: %r", self._thread.name, self._error)
+            raise self._error
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._queue) or self._closing)
+                if not self._queue:
+                    return
+                batch = self._queue[: self._max_write]
+                del self._queue[: self._max_write]
+                self._cond.notify_all()
+            try:
+                self._part.write_batch(batch)
+            except BaseException as e:  # handed to the worker thread, which re-raises it
+                with self._cond:
+                    self._error = e
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self._written += len(batch)
+                self._cond.notify_all()
+
+
+class _BackgroundPartition(StatefulSinkPartition[X, None]):
+    def __init__(self, writer: _Writer[X]) -> None:
+        self._writer = writer
+
+    def write_batch(self, values: list[X]) -> None:
+        self._writer.submit(values)
+
+    def snapshot(self) -> None:
+        self._writer.drain()
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class KeyedSink(FixedPartitionedSink[X, None]):
+    """A sink of ``partitions`` partitions, given ``(key(item), item)`` pairs (the flow
+    makes them); items of one key reach one partition, in order. The resume state is
+    ``None``: the sinks here are idempotent and need no position, so the partition count
+    may change between runs."""
+
+    def __init__(self, key: Callable[[X], str], partitions: int) -> None:
+        if partitions < 1:
+            raise ValueError(f"partitions must be at least 1, not {partitions}")
+        self.key = key
+        self.partitions = partitions
+
+    def list_parts(self) -> list[str]:
+        return [str(i) for i in range(self.partitions)]
+
+    def part_fn(self, item_key: str) -> int:
+        return adler32(item_key.encode())
+
+
+class BackgroundSink(KeyedSink[X]):
+    """``inner``, written on one writer thread per partition."""
+
+    def __init__(
+        self,
+        inner: DynamicSink[X],
+        key: Callable[[X], str],
+        partitions: int = 2,
+        *,
+        max_pending: int = MAX_PENDING,
+        max_write: int = MAX_WRITE,
+    ) -> None:
+        super().__init__(key, partitions)
+        self.inner = inner
+        self._max_pending = max_pending
+        self._max_write = max_write
+
+    def build_part(
+        self, step_id: str, for_part: str, resume_state: None
+    ) -> _BackgroundPartition[X]:
+        part = self.inner.build(step_id, int(for_part), self.partitions)
+        writer = _Writer(part, f"{step_id}-{for_part}", self._max_pending, self._max_write)
+        return _BackgroundPartition(writer)
