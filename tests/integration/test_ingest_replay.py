@@ -53,6 +53,9 @@ def api_requests(server: ReplayServer) -> list[Any]:
     return [r for r in server.request_log() if r.path.startswith("/api/")]
 
 
+JITTER_S = 0.1  # arrival jitter allowed on the server's clock
+
+
 @pytest.mark.parametrize(("rate", "burst"), [(20.0, 1), (40.0, 5)])
 def test_client_never_exceeds_its_rate(server: ReplayServer, rate: float, burst: int) -> None:
     n = 60
@@ -64,7 +67,10 @@ def test_client_never_exceeds_its_rate(server: ReplayServer, rate: float, burst:
     asyncio.run(main())
     times = sorted(r.at for r in api_requests(server))
     assert len(times) == n
-    # any 1 s window on the server's clock holds at most burst + rate requests
+    # any 1 s window on the server's clock holds at most burst + rate requests, give or take
+    # the arrival jitter of a loaded 2-core machine (a request delayed by up to JITTER_S
+    # lands in the next window: seen once in CI, 22 in a window at 20/s); without the
+    # limiter all n requests arrive within a fraction of a second
     worst = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
     measured = (n - burst) / (times[-1] - times[burst - 1]) if n > burst else 0.0
     logging.getLogger(__name__).info(
@@ -74,7 +80,7 @@ def test_client_never_exceeds_its_rate(server: ReplayServer, rate: float, burst:
         measured,
         worst,
     )
-    assert worst <= burst + rate
+    assert worst <= burst + rate * (1.0 + JITTER_S)
     assert measured <= rate * 1.05
 
 
