@@ -50,6 +50,7 @@ from connectors.pg_normalized import (
     upsert,
 )
 from connectors.pg_normalized import transient as _transient
+from connectors.rejects import Rejects, raise_rejected, reject_snapshot
 from flows.accepted import AcceptedSnapshot
 from flows.envelope import parse_feed_timestamp
 
@@ -451,19 +452,20 @@ def _status(snap: Snapshot) -> str:
 
 
 class _GamePartition(StatelessSinkPartition[AcceptedSnapshot]):
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, rejects: Rejects) -> None:
         self._session = postgres.Session(dsn, lambda d: connect(d, GAME_TABLES))
         self._gate = RefreshGate()
+        self._reject = reject_snapshot(rejects)
 
     @_transient
     def write_batch(self, items: list[AcceptedSnapshot]) -> None:
-        built: list[tuple[SnapshotRows, str]] = []
+        built: list[tuple[AcceptedSnapshot, SnapshotRows, str]] = []
         for item in newest_per_game(items):
             try:
                 snap = decode_snapshot(item.payload_json)
                 status = _status(snap)
                 if self._gate.due(snap.gamePk, snap.metaData.timeStamp, status):
-                    built.append((snapshot_rows(snap, item.game_date), status))
+                    built.append((item, snapshot_rows(snap, item.game_date), status))
             except msgspec.MsgspecError as e:
                 log.warning(
                     "game %d snapshot %s: not written to the game tables: %s",
@@ -471,25 +473,29 @@ class _GamePartition(StatelessSinkPartition[AcceptedSnapshot]):
                     item.envelope.feed_timestamp,
                     e,
                 )
-        if not built:
-            return
 
-        def write(conn: Conn) -> None:
-            for rows, status in built:
+        def write(conn: Conn, todo: Sequence[tuple[AcceptedSnapshot, SnapshotRows, str]]) -> None:
+            for _, rows, status in todo:
                 write_snapshot(conn, rows)
                 self._gate.written(rows.game_pk, rows.source_ts, status)
 
-        self._session.run(write)
+        def reject(entry: tuple[AcceptedSnapshot, SnapshotRows, str], error: Exception) -> None:
+            self._reject(entry[0], error)
+
+        if built:
+            postgres.write_or_reject(self._session, built, write, reject)
 
     def close(self) -> None:
         self._session.close()
 
 
 class GameTablesSink(DynamicSink[AcceptedSnapshot]):
-    """The newest snapshot of each game of a batch into the game tables."""
+    """The newest snapshot of each game of a batch into the game tables; one the database
+    refuses for its data goes to ``rejects`` as a ``db_rejected`` dead letter."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, rejects: Rejects = raise_rejected) -> None:
         self._dsn = dsn
+        self._rejects = rejects
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _GamePartition:
-        return _GamePartition(self._dsn)
+        return _GamePartition(self._dsn, self._rejects)

@@ -1,7 +1,10 @@
 """PostgreSQL edge: connections and the raw-tier writer.
 
 Writes are idempotent upserts on natural keys (STYLE.md 6), so a replay or a resumed worker
-repeating its last epoch lands nothing twice. Exceptions::
+repeating its last epoch lands nothing twice. A batch the database refuses for its data
+(SQLSTATE class 22, data exception, or 23, integrity violation; ``write_or_reject``) is
+written again item by item, and each item it still refuses is handed back as rejected (it
+becomes a dead letter), so one bad row never stops the flow. Exceptions::
 
     PostgresError (RuntimeError)   the database refused or could not be reached; says which
                                    table and game
@@ -23,6 +26,8 @@ from flows.envelope import SnapshotEnvelope
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+Connection = psycopg.Connection[tuple[object, ...]]
 
 
 class PostgresError(RuntimeError):
@@ -81,6 +86,38 @@ class Session:
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
+
+
+def is_bad_data(error: BaseException) -> bool:
+    """The database refused the data, not the request: SQLSTATE class 22 or 23 (psycopg's
+    ``DataError`` and ``IntegrityError``, also raised before sending, e.g. for a NUL byte)."""
+    cause = error.__cause__ if isinstance(error, PostgresError) else error
+    return isinstance(cause, psycopg.DataError | psycopg.IntegrityError)
+
+
+def write_or_reject(
+    session: Session,
+    items: Sequence[T],
+    write: Callable[[psycopg.Connection[tuple[object, ...]], Sequence[T]], None],
+    reject: Callable[[T, PostgresError], None],
+) -> None:
+    """``write`` the items in one transaction. If the database refuses them for bad data,
+    write them one transaction each and hand every item it still refuses to ``reject``.
+    Any other failure propagates (the sink retries, then stops the worker)."""
+    try:
+        session.run(lambda conn: write(conn, items))
+        return
+    except PostgresError as e:
+        if not is_bad_data(e):
+            raise
+    for item in items:
+        try:
+            session.run(lambda conn: write(conn, [item]))  # noqa: B023 - called at once
+        except PostgresError as e:
+            if not is_bad_data(e):
+                raise
+            log.error("rejected by PostgreSQL, sent to the dead letters: %s", e)
+            reject(item, e)
 
 
 def write_raw_snapshots(

@@ -9,10 +9,12 @@ infrastructure is an exception, STYLE.md 3).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from connectors import postgres, s3
+from connectors.rejects import Rejects, raise_rejected, reject_snapshot
 from connectors.sink_retry import sink_retry
 from flows.accepted import AcceptedSnapshot
 from mlbsts.settings import Settings
@@ -27,39 +29,46 @@ def s3_key_of(item: AcceptedSnapshot) -> str:
     return s3.raw_snapshot_key(item.game_date, env.gamePk, env.feed_timestamp or "no-timestamp")
 
 
+def _raw_row(i: AcceptedSnapshot) -> postgres.RawSnapshotRow:
+    return postgres.RawSnapshotRow(
+        envelope=i.envelope,
+        game_date=i.game_date,
+        payload_json=i.payload_json,
+        s3_key=s3_key_of(i),
+        kafka_topic=i.topic,
+        kafka_partition=i.partition,
+        kafka_offset=i.offset,
+    )
+
+
+def _write_raw(conn: postgres.Connection, items: Sequence[AcceptedSnapshot]) -> None:
+    postgres.write_raw_snapshots(conn, [_raw_row(i) for i in items])
+
+
 class _PostgresPartition(StatelessSinkPartition[AcceptedSnapshot]):
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, rejects: Rejects) -> None:
         self._session = postgres.Session(dsn)
+        self._reject = reject_snapshot(rejects)
 
     @_transient
     def write_batch(self, items: list[AcceptedSnapshot]) -> None:
-        rows = [
-            postgres.RawSnapshotRow(
-                envelope=i.envelope,
-                game_date=i.game_date,
-                payload_json=i.payload_json,
-                s3_key=s3_key_of(i),
-                kafka_topic=i.topic,
-                kafka_partition=i.partition,
-                kafka_offset=i.offset,
-            )
-            for i in items
-            if i.envelope.feed_timestamp is not None
-        ]
-        self._session.run(lambda conn: postgres.write_raw_snapshots(conn, rows))
+        stamped = [i for i in items if i.envelope.feed_timestamp is not None]
+        postgres.write_or_reject(self._session, stamped, _write_raw, self._reject)
 
     def close(self) -> None:
         self._session.close()
 
 
 class RawPostgresSink(DynamicSink[AcceptedSnapshot]):
-    """Every accepted snapshot into ``raw_game_snapshots``."""
+    """Every accepted snapshot into ``raw_game_snapshots``; one the database refuses for
+    its data goes to ``rejects`` as a ``db_rejected`` dead letter."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, rejects: Rejects = raise_rejected) -> None:
         self._dsn = dsn
+        self._rejects = rejects
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _PostgresPartition:
-        return _PostgresPartition(self._dsn)
+        return _PostgresPartition(self._dsn, self._rejects)
 
 
 class _S3Partition(StatelessSinkPartition[AcceptedSnapshot]):

@@ -27,6 +27,7 @@ class ErrorClass(StrEnum):
     STALE = "stale"
     OVERSIZED = "oversized"
     LATE = "late"
+    DB_REJECTED = "db_rejected"  # PostgreSQL refused the row (SQLSTATE class 22 or 23)
 
 
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,0 +1,60 @@
+"""Where a sink sends what the database refused: a dead letter on ``mlb.dlq.game-snapshots``.
+
+A sink given ``rejects`` turns each item that ``connectors.postgres.write_or_reject`` hands
+back into a ``db_rejected`` dead letter. In production ``rejects`` is a
+``DeadLetterProducer``: it produces the letter and waits for the broker to acknowledge it
+(rare, so blocking is fine); a refused letter raises ``KafkaDeliveryError`` and stops the
+worker. Without one (``raise_rejected``), a refused item stops the worker as before.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from confluent_kafka import Producer
+
+from connectors import postgres
+from connectors.kafka_io import produce_all
+from connectors.records import dead_letter_record
+from flows.accepted import AcceptedSnapshot
+from flows.dead_letters import DeadLetter, ErrorClass, dead_letter_of
+
+#: what a sink does with a snapshot the database refused for its data
+Rejects = Callable[[DeadLetter], None]
+
+
+def raise_rejected(letter: DeadLetter) -> None:
+    """Without a dead-letter producer, a refused snapshot stops the worker."""
+    raise postgres.PostgresError(f"game {letter.gamePk}: {letter.reason}")
+
+
+def reject_snapshot(rejects: Rejects) -> Callable[[AcceptedSnapshot, Exception], None]:
+    """The ``reject`` of ``postgres.write_or_reject`` for snapshots: a ``db_rejected``
+    dead letter with the original bytes and offset."""
+
+    def reject(item: AcceptedSnapshot, error: Exception) -> None:
+        reason = f"snapshot {item.envelope.feed_timestamp} refused by PostgreSQL: {error}"
+        rejects(dead_letter_of(item, ErrorClass.DB_REJECTED, reason))
+
+    return reject
+
+
+class DeadLetterProducer:
+    """Callable: produce one dead letter and wait for it. The producer is made on first use
+    (in the worker) and shared by the sink partitions of a process (it is thread-safe)."""
+
+    def __init__(self, config: dict[str, str | int | bool]) -> None:
+        self._config = dict(config)
+        self._producer: Producer | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, letter: DeadLetter) -> None:
+        with self._lock:
+            if self._producer is None:
+                self._producer = Producer(self._config)
+            producer = self._producer
+        produce_all(producer, [dead_letter_record(letter)])
+
+    def __reduce__(self) -> tuple[type[DeadLetterProducer], tuple[dict[str, str | int | bool]]]:
+        return (DeadLetterProducer, (self._config,))  # a producer and a lock do not travel
