@@ -100,19 +100,23 @@ class ScheduleCache(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ClientConfig:
-    base_url: str = "https://statsapi.mlb.com"
-    rate_per_s: float = 5.0
-    burst: int = 5
-    timeout_s: float = 10.0
-    max_attempts: int = 5
-    backoff_base_s: float = 0.5
-    backoff_cap_s: float = 30.0
-    breaker_threshold: int = 5
-    breaker_reset_s: float = 30.0
+    """How the client talks to the API. Build it with ``from_settings``: the ``mlb_api_*``
+    settings are the one source of its defaults."""
+
+    base_url: str
+    rate_per_s: float
+    burst: int
+    timeout_s: float
+    max_attempts: int
+    backoff_base_s: float
+    backoff_cap_s: float
+    breaker_threshold: int
+    breaker_reset_s: float
     time_scale: float = 1.0  # replay: feed waits are divided by this
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> ClientConfig:
+        """The ``mlb_api_*`` settings, with each override that is not ``None`` in place."""
         values: dict[str, Any] = {
             "base_url": settings.mlb_api_base_url,
             "rate_per_s": settings.mlb_api_rate_per_s,

@@ -19,6 +19,9 @@ from minio.error import MinioException
 
 from mlbsts.settings import Settings
 
+#: Retries of `client(retries=True)`: connection errors and 5xx, 3 times, backoff from 0.2 s.
+_RETRY = urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504))
+
 
 class ObjectStoreError(RuntimeError):
     """Broken infrastructure: the S3 server refused a request or is unreachable."""
@@ -29,20 +32,28 @@ def raw_snapshot_key(game_date: date, game_pk: int, feed_timestamp: str) -> str:
     return f"raw/date={game_date.isoformat()}/game_pk={game_pk}/{feed_timestamp}.json.gz"
 
 
-def client(settings: Settings) -> Minio:
-    """An S3 client with short, bounded retries (the caller decides what to do on failure)."""
-    http = urllib3.PoolManager(
-        maxsize=16,  # concurrent PUTs of a batch reuse their connections
-        timeout=urllib3.Timeout(connect=5.0, read=30.0),
-        retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504)),
-    )
+def client(settings: Settings, *, retries: bool = True, timeout: float | None = None) -> Minio:
+    """An S3 client of ``settings.s3_endpoint``; what to do on failure is the caller's choice.
+
+    ``retries``: a connection error or 5xx is retried up to 3 times with a short backoff
+    (sinks); ``False``: one attempt per request (health checks, provisioning).
+    ``timeout``: seconds to connect and to read; ``None``: 5 s to connect, 30 s to read.
+    """
     return Minio(
         settings.s3_endpoint,
         access_key=settings.s3_access_key,
         secret_key=settings.s3_secret_key.get_secret_value(),
         secure=settings.s3_secure,
         region=settings.s3_region,
-        http_client=http,
+        http_client=urllib3.PoolManager(
+            maxsize=16,  # concurrent PUTs of a batch reuse their connections
+            timeout=(
+                urllib3.Timeout(connect=5.0, read=30.0)
+                if timeout is None
+                else urllib3.Timeout(connect=timeout, read=timeout)
+            ),
+            retries=_RETRY if retries else False,
+        ),
     )
 
 

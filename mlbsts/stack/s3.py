@@ -15,9 +15,9 @@ import re
 from typing import Any
 
 import urllib3
-from minio import Minio
 from minio.error import S3Error
 
+from connectors import s3
 from mlbsts.settings import Settings
 from mlbsts.stack.errors import ProvisionError, SettingsError
 from mlbsts.stack.layout import Layout, weed_binary
@@ -125,7 +125,7 @@ class S3Server:
         config.write_text(json.dumps(identities(settings), indent=2) + "\n")
 
     def probe(self, settings: Settings, layout: Layout) -> None:
-        client(settings, timeout=2.0).list_buckets()
+        s3.client(settings, retries=False, timeout=2.0).list_buckets()
 
     check = probe  # `stack status` asks the same question
 
@@ -133,27 +133,12 @@ class S3Server:
         ensure_buckets(settings, [LOG_BUCKET, settings.s3_bucket])
 
 
-def client(settings: Settings, *, timeout: float = 10.0) -> Minio:
-    """A ``minio`` client of the local S3 server (no retries: callers decide)."""
-    http = urllib3.PoolManager(
-        timeout=urllib3.Timeout(connect=timeout, read=timeout), retries=False
-    )
-    return Minio(
-        settings.s3_endpoint,
-        access_key=settings.s3_access_key,
-        secret_key=settings.s3_secret_key.get_secret_value(),
-        secure=settings.s3_secure,
-        region=settings.s3_region,
-        http_client=http,
-    )
-
-
 def ensure_buckets(settings: Settings, names: list[str]) -> None:
-    s3 = client(settings)
+    client = s3.client(settings, retries=False, timeout=10.0)
     for name in names:
         try:
-            if not s3.bucket_exists(name):
-                s3.make_bucket(name)
+            if not client.bucket_exists(name):
+                client.make_bucket(name)
         except S3Error as e:
             if e.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise ProvisionError(f"s3: could not create bucket {name!r}: {e}") from e

@@ -21,9 +21,9 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg import sql
 
+from connectors import s3
 from mlbsts import stack
 from mlbsts.settings import Settings, get_settings
-from mlbsts.stack import s3
 
 
 def unique(prefix: str) -> str:
@@ -58,7 +58,7 @@ def kafka_topic(stack_settings: Settings, kafka_admin: AdminClient) -> Iterator[
 @pytest.fixture
 def s3_bucket(stack_settings: Settings) -> Iterator[str]:
     """A new, empty bucket, emptied and removed after the test."""
-    client = s3.client(stack_settings)
+    client = s3.client(stack_settings, retries=False)
     name = unique("test-")
     client.make_bucket(name)
     yield name

@@ -20,6 +20,7 @@ from connectors.mlb_api import (
     MlbApiClient,
     MlbApiStatusError,
     MlbApiUnavailableError,
+    ScheduleCache,
 )
 from connectors.replay_corpus import Corpus
 from connectors.replay_server import ReplayClock, ReplayServer, start_of_day
@@ -45,8 +46,10 @@ def server(corpus: Corpus) -> Iterator[ReplayServer]:
         yield srv
 
 
-def client(server: ReplayServer, **kw: Any) -> MlbApiClient:
-    return MlbApiClient(ClientConfig(base_url=server.url, **kw))
+def client(server: ReplayServer, cache: ScheduleCache | None = None, **kw: Any) -> MlbApiClient:
+    """A client of the replay server: the ``mlb_api_*`` settings, ``kw`` overriding them."""
+    config = ClientConfig.from_settings(Settings(), base_url=server.url, **kw)
+    return MlbApiClient(config, cache=cache)
 
 
 def api_requests(server: ReplayServer) -> list[Any]:
@@ -183,7 +186,7 @@ def test_schedule_cache_in_redis_and_without_it(
     async def main(url: str) -> tuple[bool, bool]:
         cache = RedisScheduleCache(url, ttl_s=5)
         try:
-            async with MlbApiClient(ClientConfig(base_url=server.url), cache=cache) as api:
+            async with client(server, cache=cache) as api:
                 first = await api.schedule(DAY)
                 second = await api.schedule(DAY)
                 assert [g["gamePk"] for _, g in second.games()] == [GAME]

@@ -18,9 +18,9 @@ import pytest
 import redis
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from connectors import s3
 from mlbsts import stack
 from mlbsts.settings import Settings
-from mlbsts.stack import s3
 from mlbsts.stack.layout import Layout
 from mlbsts.stack.ports import port_is_free
 from mlbsts.stack.process import ProcessRecord, family, proc_info
@@ -95,7 +95,7 @@ def test_produce_and_consume_through_tansu(stack_settings: Settings, kafka_topic
 def test_put_and_get_an_object_in_s3(stack_settings: Settings, s3_bucket: str) -> None:
     import io
 
-    client = s3.client(stack_settings)
+    client = s3.client(stack_settings, retries=False)
     body = b'{"gamePk": 744914}'
     client.put_object(s3_bucket, "2024/10/30/744914.json", io.BytesIO(body), len(body))
     response = client.get_object(s3_bucket, "2024/10/30/744914.json")

@@ -20,6 +20,7 @@ from connectors.mlb_api import (
     MlbApiStatusError,
     MlbApiUnavailableError,
 )
+from mlbsts.settings import Settings
 
 pytestmark = pytest.mark.unit
 
@@ -46,7 +47,9 @@ def run(handler: Any, call: Any, **config: Any) -> tuple[Any, list[httpx.Request
         return response
 
     clock = FakeTime()
-    cfg = ClientConfig(base_url="http://mlb.test", rate_per_s=1000, burst=1000, **config)
+    cfg = ClientConfig.from_settings(
+        Settings(), base_url="http://mlb.test", rate_per_s=1000, burst=1000, **config
+    )
 
     async def main() -> Any:
         async with MlbApiClient(
@@ -185,7 +188,7 @@ def test_schedule_uses_cache_when_present() -> None:
 
     async def main() -> tuple[bool, bool]:
         async with MlbApiClient(
-            ClientConfig(base_url="http://mlb.test"),
+            ClientConfig.from_settings(Settings(), base_url="http://mlb.test"),
             transport=httpx.MockTransport(handler),
             cache=cache,
         ) as api:
