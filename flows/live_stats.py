@@ -25,10 +25,11 @@ from connectors.event_archive import EventBatchS3Sink
 from connectors.kafka_io import CheckedKafkaSink, OutRecord, consumer_config, producer_config
 from connectors.pg_game_tables import GameTablesSink
 from connectors.pg_normalized import NormalizedEventsSink
-from connectors.pg_stats import PgLiveStatsSink, PgWindowStatsSink
+from connectors.pg_stats import PgLiveStatsSink, PgPitcherStatsSink, PgWindowStatsSink
 from connectors.raw_sinks import RawPostgresSink, RawS3Sink
 from connectors.records import dead_letter_record, event_record
 from connectors.redis_state import RedisLiveStateSink
+from connectors.rejects import DeadLetterProducer
 from flows.accepted import AcceptedSnapshot
 from flows.batches import EventBatch
 from flows.dead_letters import DeadLetter, ErrorClass, dead_letter_of
@@ -36,6 +37,7 @@ from flows.events import Event
 from flows.snapshot_decode import decode_snapshot
 from flows.snapshot_diff import GameState, SnapshotError, Tick, flow_step
 from flows.stats.live_box import LiveStats
+from flows.stats.pitchers import PitcherStats
 from flows.stats.windows import WindowStats
 from flows.stats_flow import StatsConfig, add_live_stats, stats_config, stats_records
 from flows.ticking import ticking
@@ -61,6 +63,7 @@ class FlowSinks:
     game_postgres: SinkOf[AcceptedSnapshot] | None = None
     live_redis: SinkOf[LiveStats] | None = None
     live_postgres: SinkOf[LiveStats] | None = None
+    pitchers_postgres: SinkOf[PitcherStats] | None = None
     windows_postgres: SinkOf[WindowStats] | None = None
 
 
@@ -112,7 +115,8 @@ def build_flow(
     _output_if("game_to_postgres", accepted, sinks.game_postgres)
     keyed = op.key_on("key_by_game", accepted, _game_key)
     # (gamePk, AcceptedSnapshot)
-    diffed = op.key_rm("unkey_diffs", ticking("diff_snapshots", keyed, _diff))
+    every = (stats or StatsConfig()).tick_every
+    diffed = op.key_rm("unkey_diffs", ticking("diff_snapshots", keyed, _diff, every))
     # EventBatch | DeadLetter (stale or undecodable snapshot)
     split_diffs = op.branch("split_refused_snapshots", diffed, _is_batch)
     batches: Any = split_diffs.trues  # EventBatch
@@ -124,6 +128,7 @@ def build_flow(
     # live: LiveStats per batch; pitchers; windows: league WindowStats; late: DeadLetter
     _output_if("live_to_redis", live.live, sinks.live_redis)
     _output_if("live_to_postgres", live.live, sinks.live_postgres)
+    _output_if("pitchers_to_postgres", live.pitchers, sinks.pitchers_postgres)
     _output_if("windows_to_postgres", live.windows, sinks.windows_postgres)
     outputs: Any = op.merge("all_outputs", events, dead, split_diffs.falses)
     records = op.map("encode_records", outputs, _to_record)
@@ -170,6 +175,10 @@ def _live_key(item: LiveStats) -> str:
     return str(item.gamePk)
 
 
+def _pitcher_key(item: PitcherStats) -> str:
+    return str(item.gamePk)
+
+
 def _window_key(item: WindowStats) -> str:
     return item.window_start.isoformat()
 
@@ -186,15 +195,17 @@ def production_flow() -> Dataflow:
     )
     dsn = settings.postgres_dsn.get_secret_value()
     parts = settings.flow_sink_partitions
+    rejects = DeadLetterProducer(producer_config(settings))  # rows the database refuses
     sinks = FlowSinks(
-        raw_postgres=BackgroundSink(RawPostgresSink(dsn), _snapshot_key, parts),
+        raw_postgres=BackgroundSink(RawPostgresSink(dsn, rejects), _snapshot_key, parts),
         raw_s3=BackgroundSink(RawS3Sink(settings), _snapshot_key, parts),
         log=CheckedKafkaSink(producer_config(settings)),  # one producer: no CAS contention on Tansu
         events_postgres=BackgroundSink(NormalizedEventsSink(dsn), _batch_key, parts),
         events_s3=BackgroundSink(EventBatchS3Sink(settings), _batch_key, parts),
-        game_postgres=BackgroundSink(GameTablesSink(dsn), _snapshot_key, parts),
+        game_postgres=BackgroundSink(GameTablesSink(dsn, rejects), _snapshot_key, parts),
         live_redis=BackgroundSink(RedisLiveStateSink(settings), _live_key, parts),
         live_postgres=BackgroundSink(PgLiveStatsSink(dsn), _live_key, parts),
+        pitchers_postgres=BackgroundSink(PgPitcherStatsSink(dsn), _pitcher_key, parts),
         windows_postgres=BackgroundSink(PgWindowStatsSink(dsn), _window_key, parts),
     )
     return build_flow(source, sinks, stats_config(settings))

@@ -48,7 +48,7 @@ from flows.stats import windows as win
 from flows.stats.live_box import LiveStats, live_step
 from flows.stats.pitchers import EPOCH, PitcherStats, pitcher_step
 from flows.stats.release import DEFAULT_GRACE
-from flows.ticking import ticking
+from flows.ticking import TICK_EVERY, ticking
 from mlbsts import topics
 from mlbsts.settings import Settings
 
@@ -76,6 +76,7 @@ class StatsConfig:
     wait: timedelta = timedelta(minutes=2)  # settings: stats_window_wait_s
     align_to: datetime = EPOCH
     grace: timedelta = DEFAULT_GRACE  # release of a game's state after Final
+    tick_every: timedelta = TICK_EVERY  # how often per-game state is checked for release
     now: Callable[[], datetime] | None = None  # the windows' system clock; None: real time
 
 
@@ -119,18 +120,23 @@ def add_live_stats(
     # (gamePk, EventBatch)
     live = op.key_rm(
         "stats_unkey_live",
-        ticking("stats_live_box", keyed, partial(live_step, grace=cfg.grace)),
+        ticking("stats_live_box", keyed, partial(live_step, grace=cfg.grace), cfg.tick_every),
     )
     # LiveStats, one per batch with events
     pitchers = op.key_rm(
         "stats_unkey_pitchers",
-        ticking("stats_pitchers", keyed, partial(pitcher_step, grace=cfg.grace)),
+        ticking("stats_pitchers", keyed, partial(pitcher_step, grace=cfg.grace), cfg.tick_every),
     )
     # PitcherStats, one per changed pitcher per batch
     keyed_events = op.key_on("stats_key_events", events, _event_key)
     items = op.key_rm(
         "stats_unkey_window_items",
-        ticking("stats_window_feed", keyed_events, partial(win.window_feed_step, grace=cfg.grace)),
+        ticking(
+            "stats_window_feed",
+            keyed_events,
+            partial(win.window_feed_step, grace=cfg.grace),
+            cfg.tick_every,
+        ),
     )
     # WindowItem (pitch, home run or tombstone), timed by the event
     league = op.key_on("stats_key_league", items, _league_key)

@@ -9,17 +9,18 @@ from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 from connectors.kafka_io import OutRecord
 from flows.accepted import AcceptedSnapshot
 from flows.live_stats import FlowSinks, build_flow
+from flows.stats_flow import StatsConfig
 
 
 def run_flow(
-    msgs: list[Any], workers: int
+    msgs: list[Any], workers: int, stats: StatsConfig | None = None
 ) -> tuple[list[AcceptedSnapshot], list[AcceptedSnapshot], list[OutRecord]]:
     """What the raw Postgres sink, the raw S3 sink and the log sink received."""
     pg: list[AcceptedSnapshot] = []
     s3: list[AcceptedSnapshot] = []
     log: list[OutRecord] = []
     flow = build_flow(
-        TestingSource(msgs), FlowSinks(TestingSink(pg), TestingSink(s3), TestingSink(log))
+        TestingSource(msgs), FlowSinks(TestingSink(pg), TestingSink(s3), TestingSink(log)), stats
     )
     if workers == 1:
         run_main(flow)

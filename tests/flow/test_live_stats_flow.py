@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
 from bytewax.connectors.kafka import KafkaSourceMessage
+from bytewax.testing import TestingSource
 
 from connectors.envelope_serde import encode_envelope
 from connectors.event_serde import decode_event_value
@@ -15,6 +16,7 @@ from connectors.records import TOPIC_OF_KIND, _dead_letter_codec
 from flows.boxscore import box_score
 from flows.envelope import make_envelope
 from flows.simulate import simulate
+from flows.stats_flow import StatsConfig
 from mlbsts import topics
 from tests.conftest import FIXTURE_GAME_PK
 from tests.flow.harness import run_flow
@@ -97,3 +99,25 @@ def test_flow_stores_every_snapshot_and_emits_the_game(
         for pid, stats in players.items():
             got = derived["teams"][side]["batting"].get(pid, {})
             assert {k: got.get(k, 0) for k in stats} == stats, (side, pid)
+
+
+def test_a_finished_games_state_is_released_on_wall_clock_ticks(
+    fixture_feed: dict[str, Any],
+) -> None:
+    """The final snapshot, a pause, then the same snapshot again. With ticks every 5 minutes
+    (production) the game's state is still held, so the repeat emits nothing. With ticks
+    every 0.1 s, the Final game's state (its grace long over) is released during the pause,
+    and the repeat is processed as a new game: every event again, as exact duplicates."""
+    final = _messages(fixture_feed, 10**6)[-1]
+    again = KafkaSourceMessage(
+        key=final.key, value=final.value, topic=final.topic, partition=0, offset=final.offset + 1
+    )
+    msgs: list[Any] = [final, TestingSource.PAUSE(timedelta(seconds=1)), again]
+
+    def events(log: list[Any]) -> list[bytes]:
+        return [r.value for r in log if r.topic in TOPIC_OF_KIND.values()]
+
+    held = events(run_flow(msgs, 1)[2])
+    released = events(run_flow(msgs, 1, StatsConfig(tick_every=timedelta(milliseconds=100)))[2])
+    assert len(held) > 100
+    assert sorted(released) == sorted(held + held)

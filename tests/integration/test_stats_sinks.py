@@ -12,21 +12,26 @@ import psycopg
 import pytest
 import redis
 from bytewax.dataflow import Dataflow
-from bytewax.testing import TestingSource, run_main
+from bytewax.testing import TestingSink, TestingSource, run_main
 from psycopg.conninfo import make_conninfo
 
 from connectors.pg_stats import (
     PgLiveStatsSink,
+    PgPitcherStatsSink,
     PgWindowStatsSink,
     write_live_stats,
+    write_pitcher_stats,
     write_window_stats,
 )
 from connectors.redis_state import LIVE_SET_KEY, RedisLiveStateSink, game_key
+from flows.live_stats import FlowSinks, build_flow
 from flows.stats.live_box import LiveStats
+from flows.stats.pitchers import PitcherGameState, PitcherStats, pitcher_step
 from flows.stats.windows import WindowStats
 from mlbsts.paths import PROJECT_ROOT
 from mlbsts.settings import Settings
-from tests.unit.official_boxscore import differences
+from tests.flow.test_live_stats_flow import _messages
+from tests.unit.official_boxscore import differences, official_lines
 from tests.unit.test_stats_live_box import batches_of, run
 from tests.unit.test_stats_windows import feed_items, fold
 
@@ -91,8 +96,10 @@ def test_redis_keeps_the_newest_state(
 def stats_dsn(
     stack_settings: Settings, pg_schema: str, pg_conn: psycopg.Connection[tuple[object, ...]]
 ) -> str:
-    """The fresh test schema with sql/0003 applied; a DSN whose search_path is that schema."""
-    pg_conn.execute((PROJECT_ROOT / "sql" / "0003_live_stats.sql").read_text())
+    """The fresh test schema with sql/0003 and 0004 applied; a DSN whose search_path is that
+    schema."""
+    for name in ("0003_live_stats.sql", "0004_pitcher_stats.sql"):
+        pg_conn.execute((PROJECT_ROOT / "sql" / name).read_text())
     pg_conn.commit()
     return make_conninfo(
         stack_settings.postgres_dsn.get_secret_value(), options=f"-c search_path={pg_schema}"
@@ -141,3 +148,104 @@ def _pitches(conn: psycopg.Connection[tuple[object, ...]], window: WindowStats) 
         "SELECT pitches FROM stats_windows WHERE window_start = %s", (window.window_start,)
     ).fetchone()
     return None if row is None else row[0]
+
+
+PITCHER_EVERY = 10  # snapshots every 10 pitches: each pitcher's figures change many times
+
+#: the columns of pitcher_live_stats in the order of PitcherStats' fields
+PITCHER_COLUMNS = (
+    "game_pk, pitcher_id, source_ts, pitches, last_n, velo_mean, velo_max, window_start,"
+    " window_pitches, window_velo_mean, window_velo_max, fastballs, fb_baseline, fb_recent,"
+    " fatigue"
+)
+
+
+@pytest.fixture(scope="module")
+def pitcher_states(fixture_feed: JSON) -> list[PitcherStats]:
+    """Every PitcherStats of the real game, in the order the flow's step emits them."""
+    state: PitcherGameState | None = None
+    out: list[PitcherStats] = []
+    for batch in batches_of(fixture_feed, PITCHER_EVERY):
+        state, emitted = pitcher_step(state, batch)
+        out.extend(emitted)
+    return out
+
+
+def _latest(states: list[PitcherStats]) -> dict[tuple[int, int], PitcherStats]:
+    out: dict[tuple[int, int], PitcherStats] = {}
+    for s in states:
+        out[(s.gamePk, s.pitcherId)] = s
+    return out
+
+
+def _pitcher_rows(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> dict[tuple[int, int], tuple[Any, ...]]:
+    rows = conn.execute(f"SELECT {PITCHER_COLUMNS} FROM pitcher_live_stats").fetchall()
+    return {(int(str(r[0])), int(str(r[1]))): tuple(r) for r in rows}
+
+
+def _updated_at(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> dict[tuple[object, object], object]:
+    rows = conn.execute("SELECT game_pk, pitcher_id, updated_at FROM pitcher_live_stats")
+    return {(g, p): at for g, p, at in rows.fetchall()}
+
+
+def test_postgres_pitcher_stats_latest_per_pitcher_and_defensive(
+    fixture_feed: JSON, pitcher_states: list[PitcherStats], stats_dsn: str
+) -> None:
+    latest = _latest(pitcher_states)
+    assert len(pitcher_states) > 2 * len(latest)  # many versions per pitcher, not one each
+    # the second half first, reversed: however the sink batches them, older ones never win
+    half = len(pitcher_states) // 2
+    shuffled = pitcher_states[half:][::-1] + pitcher_states[:half]
+    _sink_run(shuffled, PgPitcherStatsSink(stats_dsn))
+    with psycopg.connect(stats_dsn) as conn:
+        rows = _pitcher_rows(conn)
+        assert rows == {k: msgspec.structs.astuple(s) for k, s in latest.items()}
+        official = {
+            (fixture_feed["gamePk"], int(pid)): line["numberOfPitches"]
+            for side in ("home", "away")
+            for pid, line in official_lines(fixture_feed, side, "pitching").items()
+        }
+        assert {k: r[3] for k, r in rows.items()} == official  # pitches: MLB's own count
+
+        # an older version of a pitcher, alone in its batch or before the newest: refused
+        key, last = next((k, s) for k, s in latest.items() if s.pitches > 50)
+        first = next(s for s in pitcher_states if (s.gamePk, s.pitcherId) == key)
+        assert first.source_ts < last.source_ts and first.pitches < last.pitches
+        stale = msgspec.structs.replace(last, source_ts="20000101_000000", pitches=999)
+        before = _updated_at(conn)
+        write_pitcher_stats(conn, [first])
+        write_pitcher_stats(conn, [stale, first])
+        assert _pitcher_rows(conn) == rows and _updated_at(conn) == before
+
+        # the same items again (a replay after a resume): nothing is rewritten
+        write_pitcher_stats(conn, pitcher_states)
+        assert _pitcher_rows(conn) == rows and _updated_at(conn) == before
+
+        # a strictly newer version replaces the row, and only that row
+        newer = msgspec.structs.replace(last, source_ts="29990101_000000", pitches=last.pitches + 1)
+        write_pitcher_stats(conn, [newer, first])  # the newest in a batch wins
+        assert _pitcher_rows(conn) == {**rows, key: msgspec.structs.astuple(newer)}
+
+
+def test_flow_writes_pitcher_stats_to_postgres(
+    fixture_feed: JSON, pitcher_states: list[PitcherStats], stats_dsn: str
+) -> None:
+    """build_flow sends ``live.pitchers`` to ``FlowSinks.pitchers_postgres``."""
+    pg: list[Any] = []
+    s3: list[Any] = []
+    log: list[Any] = []
+    sinks = FlowSinks(
+        TestingSink(pg),
+        TestingSink(s3),
+        TestingSink(log),
+        pitchers_postgres=PgPitcherStatsSink(stats_dsn),
+    )
+    run_main(build_flow(TestingSource(_messages(fixture_feed, PITCHER_EVERY)), sinks))
+    with psycopg.connect(stats_dsn) as conn:
+        rows = _pitcher_rows(conn)
+    expected = {k: msgspec.structs.astuple(s) for k, s in _latest(pitcher_states).items()}
+    assert rows == expected
