@@ -31,6 +31,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from connectors import postgres
+from connectors.rejects import Rejects, raise_rejected, reject_batch
 from connectors.sink_retry import sink_retry
 from flows.batches import EventBatch
 from flows.events import Event, GameEvent, PitchEvent, PlayEvent, Retraction, RunnerEvent
@@ -449,25 +450,31 @@ def write_events(conn: Conn, events: Sequence[Event]) -> int:
 
 
 class _EventsPartition(StatelessSinkPartition[EventBatch]):
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, rejects: Rejects) -> None:
         self._session = postgres.Session(dsn, lambda d: connect(d, EVENT_TABLES))
+        self._reject = reject_batch(rejects)
 
     @transient
     def write_batch(self, items: list[EventBatch]) -> None:
-        events = [event for batch in items for event in batch.events]
-        if not events:
-            return
-        self._session.run(lambda conn: write_events(conn, events))
+        batches = [batch for batch in items if batch.events]
+        postgres.write_or_reject(self._session, batches, _write_batches, self._reject)
 
     def close(self) -> None:
         self._session.close()
 
 
-class NormalizedEventsSink(DynamicSink[EventBatch]):
-    """Every event of every batch into the normalized event tables (defensive upserts)."""
+def _write_batches(conn: postgres.Connection, batches: Sequence[EventBatch]) -> None:
+    write_events(conn, [event for batch in batches for event in batch.events])
 
-    def __init__(self, dsn: str) -> None:
+
+class NormalizedEventsSink(DynamicSink[EventBatch]):
+    """Every event of every batch into the normalized event tables (defensive upserts); the
+    events of a snapshot the database refuses for their data go to ``rejects`` as a
+    ``db_rejected`` dead letter."""
+
+    def __init__(self, dsn: str, rejects: Rejects = raise_rejected) -> None:
         self._dsn = dsn
+        self._rejects = rejects
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _EventsPartition:
-        return _EventsPartition(self._dsn)
+        return _EventsPartition(self._dsn, self._rejects)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from confluent_kafka import Producer
 
@@ -18,6 +19,7 @@ from connectors import postgres
 from connectors.kafka_io import produce_all
 from connectors.records import dead_letter_record
 from flows.accepted import AcceptedSnapshot
+from flows.batches import EventBatch
 from flows.dead_letters import DeadLetter, ErrorClass, dead_letter_of
 
 #: what a sink does with a snapshot the database refused for its data
@@ -36,6 +38,25 @@ def reject_snapshot(rejects: Rejects) -> Callable[[AcceptedSnapshot, Exception],
     def reject(item: AcceptedSnapshot, error: Exception) -> None:
         reason = f"snapshot {item.envelope.feed_timestamp} refused by PostgreSQL: {error}"
         rejects(dead_letter_of(item, ErrorClass.DB_REJECTED, reason))
+
+    return reject
+
+
+def reject_batch(rejects: Rejects) -> Callable[[EventBatch, Exception], None]:
+    """The ``reject`` of ``postgres.write_or_reject`` for a snapshot's events: a
+    ``db_rejected`` dead letter naming the game and the snapshot (its original bytes went
+    to the raw tier, or to a dead letter of their own)."""
+
+    def reject(batch: EventBatch, error: Exception) -> None:
+        reason = f"events of snapshot {batch.source_ts} refused by PostgreSQL: {error}"
+        rejects(
+            DeadLetter(
+                error_class=ErrorClass.DB_REJECTED,
+                reason=reason,
+                detected_at=datetime.now(UTC),
+                gamePk=batch.game_pk,
+            )
+        )
 
     return reject
 

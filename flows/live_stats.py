@@ -200,7 +200,7 @@ def production_flow() -> Dataflow:
         raw_postgres=BackgroundSink(RawPostgresSink(dsn, rejects), _snapshot_key, parts),
         raw_s3=BackgroundSink(RawS3Sink(settings), _snapshot_key, parts),
         log=CheckedKafkaSink(producer_config(settings)),  # one producer: no CAS contention on Tansu
-        events_postgres=BackgroundSink(NormalizedEventsSink(dsn), _batch_key, parts),
+        events_postgres=BackgroundSink(NormalizedEventsSink(dsn, rejects), _batch_key, parts),
         events_s3=BackgroundSink(EventBatchS3Sink(settings), _batch_key, parts),
         game_postgres=BackgroundSink(GameTablesSink(dsn, rejects), _snapshot_key, parts),
         live_redis=BackgroundSink(RedisLiveStateSink(settings), _live_key, parts),

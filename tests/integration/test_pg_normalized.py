@@ -391,3 +391,30 @@ def test_without_a_dead_letter_producer_a_refused_row_stops_the_sink(
             sink.write_batch([_accepted(_with_nul(_snapshots(fixture_feed)[0]))])
     finally:
         sink.close()
+
+
+def test_events_sink_sends_a_refused_snapshots_events_to_the_dead_letters(
+    dsn: str, fixture_feed: JSON
+) -> None:
+    first, second = _snapshots(fixture_feed, every=30)[:2]
+    feed = orjson.loads(second)
+    play = next(
+        p for p in reversed(feed["liveData"]["plays"]["allPlays"]) if p["result"].get("description")
+    )
+    play["result"]["description"] += "\u0000"  # PostgreSQL text cannot hold NUL
+    # (a newer snapshot mending the play would supersede the bad row before it is written)
+    batches = _batches([first, orjson.dumps(feed)])
+    assert all(b.events for b in batches)
+    letters: list[DeadLetter] = []
+    sink = pn.NormalizedEventsSink(dsn, letters.append).build("events", 0, 1)
+    try:
+        sink.write_batch(batches)
+    finally:
+        sink.close()
+    assert [(d.error_class, d.gamePk) for d in letters] == [
+        (ErrorClass.DB_REJECTED, fixture_feed["gamePk"])
+    ]
+    assert f"events of snapshot {batches[1].source_ts}" in letters[0].reason
+    with psycopg.connect(dsn) as conn:
+        stored = {row[0] for row in conn.execute("SELECT event_id FROM plays")}
+    assert {e.event_id for e in batches[0].events if isinstance(e, PlayEvent)} <= stored
