@@ -64,11 +64,20 @@ class Table:
     columns: tuple[str, ...]
     key: tuple[str, ...]
     versioned: bool = True  # guard (source_ts, revision); else source_ts alone
+    touched: str | None = None  # a column set to now() by every update (its default on insert)
 
     @classmethod
-    def of(cls, name: str, columns: str, key: str, *, versioned: bool = True) -> Table:
+    def of(
+        cls,
+        name: str,
+        columns: str,
+        key: str,
+        *,
+        versioned: bool = True,
+        touched: str | None = None,
+    ) -> Table:
         """A table from space-separated column and key names."""
-        return cls(name, tuple(columns.split()), tuple(key.split()), versioned)
+        return cls(name, tuple(columns.split()), tuple(key.split()), versioned, touched)
 
     @property
     def stage(self) -> str:
@@ -366,9 +375,18 @@ def upsert_sql(table: Table, *, staged: bool, returning: str | None = None) -> s
         values = sql.SQL(", ").join(sql.Placeholder() * len(table.columns))
         source = (sql.SQL(""), sql.SQL("VALUES ({})").format(values))
     updates = sql.SQL(", ").join(
-        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
-        for c in table.columns
-        if c not in table.key
+        [
+            *(
+                sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
+                for c in table.columns
+                if c not in table.key
+            ),
+            *(
+                [sql.SQL("{} = now()").format(sql.Identifier(table.touched))]
+                if table.touched
+                else []
+            ),
+        ]
     )
     query = sql.SQL(
         "{with_}INSERT INTO {table} AS t ({cols}) {select} "

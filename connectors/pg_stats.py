@@ -20,7 +20,8 @@ import psycopg
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from psycopg.types.json import Jsonb
 
-from connectors.postgres import PostgresError, Session
+from connectors.pg_normalized import Table, upsert_sql
+from connectors.postgres import PostgresError, Session, execute_many
 from connectors.sink_retry import sink_retry
 from flows.stats.live_box import LiveStats
 from flows.stats.pitchers import PitcherStats
@@ -39,82 +40,39 @@ log = logging.getLogger(__name__)
 
 Connection = psycopg.Connection[tuple[object, ...]]
 
-_UPSERT_LIVE = """
-INSERT INTO live_box_scores AS t (
-    game_pk, source_ts, abstract_game_state, detailed_state, away_runs, away_hits,
-    away_errors, home_runs, home_hits, home_errors, box, linescore, updated_at
-) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
-ON CONFLICT (game_pk) DO UPDATE SET
-    source_ts = EXCLUDED.source_ts,
-    abstract_game_state = EXCLUDED.abstract_game_state,
-    detailed_state = EXCLUDED.detailed_state,
-    away_runs = EXCLUDED.away_runs,
-    away_hits = EXCLUDED.away_hits,
-    away_errors = EXCLUDED.away_errors,
-    home_runs = EXCLUDED.home_runs,
-    home_hits = EXCLUDED.home_hits,
-    home_errors = EXCLUDED.home_errors,
-    box = EXCLUDED.box,
-    linescore = EXCLUDED.linescore,
-    updated_at = now()
-WHERE EXCLUDED.source_ts > t.source_ts
-"""
-
-_UPSERT_WINDOW = """
-INSERT INTO stats_windows AS t (
-    window_start, window_end, source_ts, games, pitches, balls_in_play, exit_velocity_n,
-    exit_velocity_avg, home_runs, updated_at
-) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now())
-ON CONFLICT (window_start) DO UPDATE SET
-    window_end = EXCLUDED.window_end,
-    source_ts = EXCLUDED.source_ts,
-    games = EXCLUDED.games,
-    pitches = EXCLUDED.pitches,
-    balls_in_play = EXCLUDED.balls_in_play,
-    exit_velocity_n = EXCLUDED.exit_velocity_n,
-    exit_velocity_avg = EXCLUDED.exit_velocity_avg,
-    home_runs = EXCLUDED.home_runs,
-    updated_at = now()
-WHERE EXCLUDED.source_ts > t.source_ts
-"""
-
-_UPSERT_PITCHER = """
-INSERT INTO pitcher_live_stats AS t (
-    game_pk, pitcher_id, source_ts, pitches, last_n, velo_mean, velo_max, window_start,
-    window_pitches, window_velo_mean, window_velo_max, fastballs, fb_baseline, fb_recent,
-    fatigue, updated_at
-) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
-ON CONFLICT (game_pk, pitcher_id) DO UPDATE SET
-    source_ts = EXCLUDED.source_ts,
-    pitches = EXCLUDED.pitches,
-    last_n = EXCLUDED.last_n,
-    velo_mean = EXCLUDED.velo_mean,
-    velo_max = EXCLUDED.velo_max,
-    window_start = EXCLUDED.window_start,
-    window_pitches = EXCLUDED.window_pitches,
-    window_velo_mean = EXCLUDED.window_velo_mean,
-    window_velo_max = EXCLUDED.window_velo_max,
-    fastballs = EXCLUDED.fastballs,
-    fb_baseline = EXCLUDED.fb_baseline,
-    fb_recent = EXCLUDED.fb_recent,
-    fatigue = EXCLUDED.fatigue,
-    updated_at = now()
-WHERE EXCLUDED.source_ts > t.source_ts
-"""
+LIVE_BOX_SCORES = Table.of(
+    "live_box_scores",
+    "game_pk source_ts abstract_game_state detailed_state away_runs away_hits away_errors "
+    "home_runs home_hits home_errors box linescore",
+    "game_pk",
+    versioned=False,
+    touched="updated_at",
+)
+STATS_WINDOWS = Table.of(
+    "stats_windows",
+    "window_start window_end source_ts games pitches balls_in_play exit_velocity_n "
+    "exit_velocity_avg home_runs",
+    "window_start",
+    versioned=False,
+    touched="updated_at",
+)
+PITCHER_LIVE_STATS = Table.of(
+    "pitcher_live_stats",
+    "game_pk pitcher_id source_ts pitches last_n velo_mean velo_max window_start "
+    "window_pitches window_velo_mean window_velo_max fastballs fb_baseline fb_recent fatigue",
+    "game_pk pitcher_id",
+    versioned=False,
+    touched="updated_at",
+)
 
 
 def _json(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
-def _execute(conn: Connection, query: str, params: list[tuple[object, ...]], what: str) -> None:
-    try:
-        with conn.cursor() as cur:
-            cur.executemany(query, params)
-        conn.commit()
-    except psycopg.Error as e:
-        conn.rollback()
-        raise PostgresError(f"{what}: upsert failed: {e}") from e
+def _execute(conn: Connection, table: Table, params: list[tuple[object, ...]], what: str) -> None:
+    query = upsert_sql(table, staged=False)
+    execute_many(conn, query, params, f"{table.name} ({what}): upsert")
 
 
 class _Stamped(Protocol):
@@ -158,7 +116,7 @@ def write_live_stats(conn: Connection, items: Sequence[LiveStats]) -> None:
         )
         for s in newest.values()
     ]
-    _execute(conn, _UPSERT_LIVE, params, f"live_box_scores (games {sorted(newest)})")
+    _execute(conn, LIVE_BOX_SCORES, params, f"games {sorted(newest)}")
 
 
 def write_window_stats(conn: Connection, items: Sequence[WindowStats]) -> None:
@@ -180,7 +138,7 @@ def write_window_stats(conn: Connection, items: Sequence[WindowStats]) -> None:
         )
         for w in newest.values()
     ]
-    _execute(conn, _UPSERT_WINDOW, params, f"stats_windows ({len(params)} windows)")
+    _execute(conn, STATS_WINDOWS, params, f"{len(params)} windows")
 
 
 def write_pitcher_stats(conn: Connection, items: Sequence[PitcherStats]) -> None:
@@ -209,9 +167,7 @@ def write_pitcher_stats(conn: Connection, items: Sequence[PitcherStats]) -> None
         for p in newest.values()
     ]
     games = sorted({game for game, _ in newest})
-    _execute(
-        conn, _UPSERT_PITCHER, params, f"pitcher_live_stats (games {games}, {len(params)} pitchers)"
-    )
+    _execute(conn, PITCHER_LIVE_STATS, params, f"games {games}, {len(params)} pitchers")
 
 
 _transient = sink_retry(PostgresError)

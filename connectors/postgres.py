@@ -19,6 +19,7 @@ from datetime import date
 from typing import TypeVar
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from flows.envelope import SnapshotEnvelope
@@ -144,16 +145,27 @@ def write_raw_snapshots(
         )
         for r in rows
     ]
+    games = sorted({r.envelope.gamePk for r in rows})
+    execute_many(
+        conn,
+        _UPSERT_RAW,
+        params,
+        f"raw_game_snapshots: upsert of {len(rows)} snapshots (games {games})",
+    )
+
+
+def execute_many(
+    conn: Connection, query: str | sql.Composed, params: Sequence[Sequence[object]], what: str
+) -> None:
+    """Run ``query`` for every row of ``params`` in one transaction; on failure roll back and
+    raise ``PostgresError`` saying ``what`` failed (the database error is its cause)."""
     try:
         with conn.cursor() as cur:
-            cur.executemany(_UPSERT_RAW, params)
+            cur.executemany(query, params)
         conn.commit()
     except psycopg.Error as e:
         conn.rollback()
-        games = sorted({r.envelope.gamePk for r in rows})
-        raise PostgresError(
-            f"raw_game_snapshots: upsert of {len(rows)} snapshots (games {games}) failed: {e}"
-        ) from e
+        raise PostgresError(f"{what} failed: {e}") from e
 
 
 def _identity(payload: object) -> str:
