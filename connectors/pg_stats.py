@@ -12,8 +12,8 @@ unreachable; says which table and keys).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Sequence
-from typing import Protocol, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import orjson
 import psycopg
@@ -24,6 +24,7 @@ from connectors.pg_normalized import Table, upsert_sql
 from connectors.postgres import PostgresError, Session, execute_many
 from connectors.sink_retry import sink_retry
 from flows.stats.live_box import LiveStats
+from flows.stats.newest import newest_per_key
 from flows.stats.pitchers import PitcherStats
 from flows.stats.windows import WindowStats
 
@@ -75,28 +76,9 @@ def _execute(conn: Connection, table: Table, params: list[tuple[object, ...]], w
     execute_many(conn, query, params, f"{table.name} ({what}): upsert")
 
 
-class _Stamped(Protocol):
-    @property
-    def source_ts(self) -> str: ...
-
-
-S = TypeVar("S", bound=_Stamped)
-K = TypeVar("K", bound=Hashable)
-
-
-def _newest(items: Sequence[S], key: Callable[[S], K]) -> dict[K, S]:
-    """The item of each key with the newest ``source_ts`` (the later one on a tie)."""
-    newest: dict[K, S] = {}
-    for item in items:
-        kept = newest.get(key(item))
-        if kept is None or item.source_ts >= kept.source_ts:
-            newest[key(item)] = item
-    return newest
-
-
 def write_live_stats(conn: Connection, items: Sequence[LiveStats]) -> None:
     """Upsert the newest live box score of each game in ``items`` (one transaction)."""
-    newest = _newest(items, lambda s: s.gamePk)
+    newest = newest_per_key(items, lambda s: s.gamePk)
     if not newest:
         return
     params: list[tuple[object, ...]] = [
@@ -121,7 +103,7 @@ def write_live_stats(conn: Connection, items: Sequence[LiveStats]) -> None:
 
 def write_window_stats(conn: Connection, items: Sequence[WindowStats]) -> None:
     """Upsert league windows (one transaction); the newest ``source_ts`` per window wins."""
-    newest = _newest(items, lambda w: w.window_start)
+    newest = newest_per_key(items, lambda w: w.window_start)
     if not newest:
         return
     params: list[tuple[object, ...]] = [
@@ -143,7 +125,7 @@ def write_window_stats(conn: Connection, items: Sequence[WindowStats]) -> None:
 
 def write_pitcher_stats(conn: Connection, items: Sequence[PitcherStats]) -> None:
     """Upsert the newest figures of each (game, pitcher) in ``items`` (one transaction)."""
-    newest = _newest(items, lambda p: (p.gamePk, p.pitcherId))
+    newest = newest_per_key(items, lambda p: (p.gamePk, p.pitcherId))
     if not newest:
         return
     params: list[tuple[object, ...]] = [

@@ -26,6 +26,7 @@ import redis
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from flows.stats.live_box import LiveStats
+from flows.stats.newest import newest_per_key
 from mlbsts.settings import Settings
 
 __all__ = ["LIVE_SET_KEY", "RedisLiveStateSink", "RedisStateError", "game_key"]
@@ -64,16 +65,6 @@ def game_key(game_pk: int) -> str:
     return f"mlbsts:game:{game_pk}:live"
 
 
-def newest_per_game(items: list[LiveStats]) -> list[LiveStats]:
-    """The newest state of each game in a batch (the rest would be refused anyway)."""
-    newest: dict[int, LiveStats] = {}
-    for item in items:
-        kept = newest.get(item.gamePk)
-        if kept is None or item.source_ts >= kept.source_ts:
-            newest[item.gamePk] = item
-    return list(newest.values())
-
-
 class _RedisLivePartition(StatelessSinkPartition[LiveStats]):
     def __init__(self, client: redis.Redis, final_ttl_s: int) -> None:
         self._client = client
@@ -81,7 +72,7 @@ class _RedisLivePartition(StatelessSinkPartition[LiveStats]):
         self._ttl = final_ttl_s
 
     def write_batch(self, items: list[LiveStats]) -> None:
-        states = newest_per_game(items)
+        states = list(newest_per_key(items, lambda s: s.gamePk).values())
         if not states:
             return
         try:
