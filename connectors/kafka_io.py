@@ -13,7 +13,8 @@ failure already reported stops the worker at the next batch. Exceptions::
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bytewax.outputs import StatefulSinkPartition
@@ -80,17 +81,10 @@ class DeliveryTracker:
     def raise_failure(self, count: int) -> None:
         if self.failed:
             topic, key, err = self.failed[0]
-            _fail(
+            raise KafkaDeliveryError(
                 f"{len(self.failed)} of {count} records refused; first: topic {topic} "
                 f"key {key!r}: {err}"
             )
-
-
-def _fail(message: str) -> None:
-    # logged first: Bytewax aborts the process on an error from a partitioned sink, and its
-    # panic message does not carry the Python one
-    log.critical("Kafka sink: %s", message)
-    raise KafkaDeliveryError(message)
 
 
 def _produce(producer: Producer, record: OutRecord, tracker: DeliveryTracker) -> None:
@@ -107,7 +101,7 @@ def _confirm(producer: Producer, tracker: DeliveryTracker, count: int) -> None:
     """Wait for every delivery report; raise if a record was not acknowledged."""
     remaining = producer.flush(FLUSH_TIMEOUT_S)
     if remaining:
-        _fail(f"{remaining} records not acknowledged in {FLUSH_TIMEOUT_S}s")
+        raise KafkaDeliveryError(f"{remaining} records not acknowledged in {FLUSH_TIMEOUT_S}s")
     tracker.raise_failure(count)
 
 
@@ -132,14 +126,27 @@ class _CheckedSinkPartition(StatefulSinkPartition[OutRecord, None]):
         for record in values:
             _produce(self._producer, record, self._tracker)
         self._count += len(values)
-        self._tracker.raise_failure(self._count)
+        with _logged():
+            self._tracker.raise_failure(self._count)
 
     def snapshot(self) -> None:
-        _confirm(self._producer, self._tracker, self._count)
+        with _logged():
+            _confirm(self._producer, self._tracker, self._count)
         self._count = 0
 
     def close(self) -> None:
         self.snapshot()
+
+
+@contextmanager
+def _logged() -> Iterator[None]:
+    """Log a delivery failure before it propagates: Bytewax aborts the process on an error
+    from a partitioned sink, and its panic message does not carry the Python one."""
+    try:
+        yield
+    except KafkaDeliveryError as e:
+        log.critical("Kafka sink: %s", e)
+        raise
 
 
 def record_key(record: OutRecord) -> str:

@@ -76,6 +76,3 @@ class DeadLetterProducer:
                 self._producer = Producer(self._config)
             producer = self._producer
         produce_all(producer, [dead_letter_record(letter)])
-
-    def __reduce__(self) -> tuple[type[DeadLetterProducer], tuple[dict[str, str | int | bool]]]:
-        return (DeadLetterProducer, (self._config,))  # a producer and a lock do not travel

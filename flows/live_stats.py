@@ -102,6 +102,7 @@ def build_flow(
     source: Source[RawMessage], sinks: FlowSinks, stats: StatsConfig | None = None
 ) -> Dataflow:
     """The dataflow, from raw Kafka messages to every sink."""
+    stats = stats or StatsConfig()
     flow = Dataflow("live_stats")
     messages = op.input("read_raw_snapshots", flow, source)
     # KafkaSourceMessage(key=gamePk, value=Avro envelope)
@@ -115,8 +116,7 @@ def build_flow(
     _output_if("game_to_postgres", accepted, sinks.game_postgres)
     keyed = op.key_on("key_by_game", accepted, _game_key)
     # (gamePk, AcceptedSnapshot)
-    every = (stats or StatsConfig()).tick_every
-    diffed = op.key_rm("unkey_diffs", ticking("diff_snapshots", keyed, _diff, every))
+    diffed = op.key_rm("unkey_diffs", ticking("diff_snapshots", keyed, _diff, stats.tick_every))
     # EventBatch | DeadLetter (stale or undecodable snapshot)
     split_diffs = op.branch("split_refused_snapshots", diffed, _is_batch)
     batches: Any = split_diffs.trues  # EventBatch
