@@ -1,7 +1,7 @@
 """End-to-end throughput and latency of the live dataflow on the local stack.
 
 Real games are replayed concurrently at ``SPEED`` times real speed: each game's snapshots
-(one per pitch, ``flows.simulate``) are published to a fresh raw topic at their feed time
+(one per pitch, ``sim.simulate``) are published to a fresh raw topic at their feed time
 divided by the speed, while production workers (``python -m bytewax.run
 flows.live_stats:flow``) follows that topic into a fresh Postgres schema and bucket.
 
@@ -50,12 +50,12 @@ from connectors.event_serde import decode_event_value
 from connectors.kafka_io import consumer_config, producer_config
 from connectors.kafka_read import mark
 from connectors.records import TOPIC_OF_KIND
-from flows.envelope import make_envelope, parse_feed_timestamp
-from flows.simulate import simulate
+from flows.game.envelope import make_envelope, parse_feed_timestamp
 from mlbsts import stack
 from mlbsts.paths import PROJECT_ROOT
 from mlbsts.settings import Settings
 from mlbsts.stack.migrations import apply_migrations
+from sim.simulate import simulate
 
 log = logging.getLogger("bench.e2e")
 

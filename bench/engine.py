@@ -1,6 +1,6 @@
 """Per-snapshot cost of the snapshot diff engine against a plain ``orjson.loads``.
 
-For each game, the snapshots a poller sees after every pitch (``flows.simulate``, every=1)
+For each game, the snapshots a poller sees after every pitch (``sim.simulate``, every=1)
 go through ``step`` in order. For each snapshot, ``step`` is timed on a copy of the state
 left by the previous snapshot (best of ``REPEATS``), and ``orjson.loads`` of the same bytes
 likewise. Ratios are reported early (first 10% of snapshots), in the middle and late (last
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import orjson
 
-from flows.simulate import simulate
-from flows.snapshot_diff import GameState, step
+from flows.game.snapshot_diff import GameState, step
+from sim.simulate import simulate
 
 REPEATS = 3
 

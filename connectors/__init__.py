@@ -1,1 +1,1 @@
-"""Edges of MLB-STS: Kafka serde and sinks, PostgreSQL, S3, Redis, the MLB Stats API."""
+"""Edges of MLB-STS: Kafka/Avro serde, sources and sinks for Kafka, PostgreSQL, S3 and Redis."""

@@ -1,6 +1,6 @@
 """Avro serialization of every topic's records, with the schemas in ``schemas/``.
 
-Two framings (ARCHITECTURE.md section 4):
+Two framings (docs/architecture.md section 4):
 
 - Avro single-object encoding (Avro specification): ``C3 01`` + the 8-byte little-endian
   CRC-64-AVRO fingerprint of the writer schema's Parsing Canonical Form + Avro binary.

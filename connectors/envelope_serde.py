@@ -7,7 +7,7 @@ from functools import lru_cache
 import msgspec
 
 from connectors.avro_serde import AvroCodec, load_schema
-from flows.envelope import SnapshotEnvelope
+from flows.game.envelope import SnapshotEnvelope
 
 ENVELOPE_SCHEMA = "game_snapshot_envelope"
 

@@ -1,6 +1,6 @@
 """The S3 event archive: every snapshot's events as Avro object container files.
 
-For each non-empty :class:`~flows.batches.EventBatch`, one file per event kind (a
+For each non-empty :class:`~flows.game.batches.EventBatch`, one file per event kind (a
 retraction goes with the kind it retracts, as on the topics) at::
 
     events/date=YYYY-MM-DD/game_pk=N/kind=<kind>/<source_ts>.avro
@@ -35,8 +35,8 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from connectors import s3
 from connectors.event_serde import avro_record, event_kind, event_schema
 from connectors.sink_retry import sink_retry
-from flows.batches import EventBatch
-from flows.events import Event
+from flows.game.batches import EventBatch
+from flows.game.events import Event
 from mlbsts.settings import Settings
 
 __all__ = ["EventBatchS3Sink", "batch_objects", "event_batch_key", "sync_marker"]

@@ -37,7 +37,7 @@ from connectors.avro_serde import (
     SerdeError,
     load_schema,
 )
-from flows.events import Event, Retraction
+from flows.game.events import Event, Retraction
 from mlbsts import topics
 from mlbsts.settings import get_settings
 

@@ -51,8 +51,8 @@ from connectors.pg_normalized import (
 )
 from connectors.pg_normalized import transient as _transient
 from connectors.rejects import Rejects, raise_rejected, reject_snapshot
-from flows.accepted import AcceptedSnapshot
-from flows.envelope import parse_feed_timestamp
+from flows.game.accepted import AcceptedSnapshot
+from flows.game.envelope import parse_feed_timestamp
 
 __all__ = [
     "GAME_TABLES",

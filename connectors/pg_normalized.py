@@ -2,14 +2,14 @@
 
 Row builders are pure (event → row tuple); :func:`write_events` stages rows with COPY into
 a temporary table and moves them with one ``INSERT ... SELECT ... ON CONFLICT`` per table,
-under the defensive guard of ARCHITECTURE.md section 2::
+under the defensive guard of docs/architecture.md section 2::
 
     ON CONFLICT (<identity>) DO UPDATE SET ...
     WHERE (EXCLUDED.source_ts, EXCLUDED.revision) > (t.source_ts, t.revision)
 
 so an old batch replayed late changes nothing and a replay from scratch (revisions restart
 at 0, feed timestamps are the same) converges to the same rows. A
-:class:`~flows.events.Retraction` sets ``retracted`` under the same guard; nothing is
+:class:`~flows.game.events.Retraction` sets ``retracted`` under the same guard; nothing is
 deleted. :class:`NormalizedEventsSink` is the Bytewax sink (at-least-once, idempotent).
 
 Exceptions: :class:`connectors.postgres.PostgresError` (naming table and games) for every
@@ -33,8 +33,8 @@ from psycopg.types.json import Jsonb
 from connectors import postgres
 from connectors.rejects import Rejects, raise_rejected, reject_batch
 from connectors.sink_retry import sink_retry
-from flows.batches import EventBatch
-from flows.events import Event, GameEvent, PitchEvent, PlayEvent, Retraction, RunnerEvent
+from flows.game.batches import EventBatch
+from flows.game.events import Event, GameEvent, PitchEvent, PlayEvent, Retraction, RunnerEvent
 
 __all__ = [
     "EVENT_TABLES",
@@ -263,7 +263,7 @@ def status_row(e: GameEvent) -> Row:
 
 
 def table_of_event_id(event_id: str) -> Table | None:
-    """The table holding the event ``event_id`` names (see ``flows.events``)."""
+    """The table holding the event ``event_id`` names (see ``flows.game.events``)."""
     kind = event_id.split(":", 1)[0]
     if kind == "game":
         if event_id.endswith(":status"):

@@ -23,8 +23,8 @@ from psycopg.types.json import Jsonb
 from connectors.pg_normalized import Table, upsert_sql
 from connectors.postgres import PostgresError, Session, execute_many
 from connectors.sink_retry import sink_retry
+from flows.game.newest import newest_per_key
 from flows.stats.live_box import LiveStats
-from flows.stats.newest import newest_per_key
 from flows.stats.pitchers import PitcherStats
 from flows.stats.windows import WindowStats
 

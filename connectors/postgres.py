@@ -1,10 +1,11 @@
 """PostgreSQL edge: connections and the raw-tier writer.
 
-Writes are idempotent upserts on natural keys (STYLE.md 6), so a replay or a resumed worker
-repeating its last epoch lands nothing twice. A batch the database refuses for its data
-(SQLSTATE class 22, data exception, or 23, integrity violation; ``write_or_reject``) is
-written again item by item, and each item it still refuses is handed back as rejected (it
-becomes a dead letter), so one bad row never stops the flow. Exceptions::
+Writes are idempotent upserts on natural keys (docs/architecture.md, "Rules of the code"),
+so a replay or a resumed worker repeating its last epoch lands nothing twice. A batch the
+database refuses for its data (SQLSTATE class 22, data exception, or 23, integrity
+violation; ``write_or_reject``) is written again item by item, and each item it still
+refuses is handed back as rejected (it becomes a dead letter), so one bad row never stops
+the flow. Exceptions::
 
     PostgresError (RuntimeError)   the database refused or could not be reached; says which
                                    table and game
@@ -22,7 +23,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from flows.envelope import SnapshotEnvelope
+from flows.game.envelope import SnapshotEnvelope
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Both are idempotent (upsert on ``(game_pk, feed_timestamp)``; deterministic S3 keys), so
 Bytewax's at-least-once replay of an epoch after a resume lands nothing twice. A transient
 failure is retried with backoff; a lasting one raises and stops the worker (broken
-infrastructure is an exception, STYLE.md 3).
+infrastructure is an exception, docs/architecture.md, "Rules of the code").
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from connectors import postgres, s3
 from connectors.rejects import Rejects, raise_rejected, reject_snapshot
 from connectors.sink_retry import sink_retry
-from flows.accepted import AcceptedSnapshot
+from flows.game.accepted import AcceptedSnapshot
 from mlbsts.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ import msgspec
 from connectors.avro_serde import AvroCodec, load_schema
 from connectors.event_serde import encode_event_value, event_kind
 from connectors.kafka_io import OutRecord
-from flows.dead_letters import DeadLetter
-from flows.events import Event
+from flows.game.dead_letters import DeadLetter
+from flows.game.events import Event
 from mlbsts import topics
 
 TOPIC_OF_KIND = {

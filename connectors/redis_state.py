@@ -25,8 +25,8 @@ import msgspec
 import redis
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
+from flows.game.newest import newest_per_key
 from flows.stats.live_box import LiveStats
-from flows.stats.newest import newest_per_key
 from mlbsts.settings import Settings
 
 __all__ = ["LIVE_SET_KEY", "RedisLiveStateSink", "RedisStateError", "game_key"]

@@ -18,9 +18,9 @@ from confluent_kafka import Producer
 from connectors import postgres
 from connectors.kafka_io import produce_all
 from connectors.records import dead_letter_record
-from flows.accepted import AcceptedSnapshot
-from flows.batches import EventBatch
-from flows.dead_letters import DeadLetter, ErrorClass, dead_letter_of
+from flows.game.accepted import AcceptedSnapshot
+from flows.game.batches import EventBatch
+from flows.game.dead_letters import DeadLetter, ErrorClass, dead_letter_of
 
 #: what a sink does with a snapshot the database refused for its data
 Rejects = Callable[[DeadLetter], None]

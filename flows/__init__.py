@@ -1,1 +1,2 @@
-"""Dataflows (``build_flow`` factories) and the pure step logic they run."""
+"""Dataflows (``build_flow`` factories); the pure logic they run is in ``flows.game`` and
+``flows.stats``."""

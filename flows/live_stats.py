@@ -30,12 +30,12 @@ from connectors.raw_sinks import RawPostgresSink, RawS3Sink
 from connectors.records import dead_letter_record, event_record
 from connectors.redis_state import RedisLiveStateSink
 from connectors.rejects import DeadLetterProducer
-from flows.accepted import AcceptedSnapshot
-from flows.batches import EventBatch
-from flows.dead_letters import DeadLetter, ErrorClass, dead_letter_of
-from flows.events import Event
+from flows.game.accepted import AcceptedSnapshot
+from flows.game.batches import EventBatch
+from flows.game.dead_letters import DeadLetter, ErrorClass, dead_letter_of
+from flows.game.events import Event
+from flows.game.snapshot_diff import GameState, SnapshotError, Tick, flow_step
 from flows.snapshot_decode import decode_snapshot
-from flows.snapshot_diff import GameState, SnapshotError, Tick, flow_step
 from flows.stats.live_box import LiveStats
 from flows.stats.pitchers import PitcherStats
 from flows.stats.windows import WindowStats

@@ -1,8 +1,8 @@
 """First step of the flow: a raw Kafka message becomes an accepted snapshot or a dead letter.
 
 The envelope is decoded, its payload inflated (never past ``max_snapshot_bytes``: a small
-gzip record cannot blow up the worker's memory) and validated (``flows.validate``). Any
-failure is a :class:`~flows.dead_letters.DeadLetter` that carries the message's original
+gzip record cannot blow up the worker's memory) and validated (``flows.game.validate``). Any
+failure is a :class:`~flows.game.dead_letters.DeadLetter` that carries the message's original
 key and value, topic, partition and offset; the flow goes on.
 """
 
@@ -16,10 +16,10 @@ from bytewax.connectors.kafka import KafkaError, KafkaSourceMessage
 
 from connectors.avro_serde import SerdeError
 from connectors.envelope_serde import decode_envelope
-from flows.accepted import AcceptedSnapshot
-from flows.dead_letters import DeadLetter, ErrorClass
-from flows.envelope import SnapshotEnvelope
-from flows.validate import check_feed
+from flows.game.accepted import AcceptedSnapshot
+from flows.game.dead_letters import DeadLetter, ErrorClass
+from flows.game.envelope import SnapshotEnvelope
+from flows.game.validate import check_feed
 from mlbsts.settings import get_settings
 
 _GZIP_WBITS = 16 + zlib.MAX_WBITS

@@ -41,9 +41,9 @@ from bytewax.operators.windowing import EventClock, TumblingWindower, fold_windo
 from connectors.avro_serde import AvroCodec, load_schema
 from connectors.kafka_io import OutRecord
 from connectors.records import dead_letter_record
-from flows.batches import EventBatch
-from flows.dead_letters import DeadLetter, ErrorClass
-from flows.events import Event
+from flows.game.batches import EventBatch
+from flows.game.dead_letters import DeadLetter, ErrorClass
+from flows.game.events import Event
 from flows.stats import windows as win
 from flows.stats.live_box import LiveStats, live_step
 from flows.stats.pitchers import EPOCH, PitcherStats, pitcher_step

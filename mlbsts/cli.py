@@ -1,4 +1,4 @@
-"""The ``mlbsts`` console script (contract: ARCHITECTURE.md section 3).
+"""The ``mlbsts`` console script (contract: docs/architecture.md section 3).
 
 Each area keeps its commands in its own module under ``mlbsts.commands``; this module
 only assembles them. Commands import their heavy dependencies lazily so that

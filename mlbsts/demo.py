@@ -2,7 +2,7 @@
 
 1. ``mlbsts stack up`` (idempotent);
 2. the snapshots a poller would have seen, every N pitches, from a real final feed
-   (``flows.simulate``), published as envelopes to ``mlb.raw.game-snapshots``;
+   (``sim.simulate``), published as envelopes to ``mlb.raw.game-snapshots``;
 3. the Bytewax dataflow, ``python -m bytewax.run flows.live_stats:flow``, as a real worker
    process that stops at the end of the topic;
 4. what landed, read back: raw rows in PostgreSQL, objects in S3, events on the topics; the
@@ -32,13 +32,13 @@ from connectors.event_serde import decode_event_value
 from connectors.kafka_io import OutRecord, produce_all, producer_config
 from connectors.kafka_read import Mark, mark, read_topic
 from connectors.records import TOPIC_OF_KIND
-from flows.boxscore import box_score
-from flows.envelope import make_envelope, official_date_of
-from flows.events import Event
-from flows.simulate import simulate
+from flows.game.boxscore import box_score
+from flows.game.envelope import make_envelope, official_date_of
+from flows.game.events import Event
 from mlbsts import topics
 from mlbsts.paths import PROJECT_ROOT
 from mlbsts.settings import Settings
+from sim.simulate import simulate
 
 FIXTURE_FEED = PROJECT_ROOT / "tests" / "fixtures" / "744914.feed_live.json.gz"
 FEED_URL = "https://statsapi.mlb.com/api/v1.1/game/{pk}/feed/live"

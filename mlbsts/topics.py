@@ -1,4 +1,6 @@
-"""Kafka topic names (contract: ARCHITECTURE.md section 1). One place, never spelled elsewhere."""
+"""Kafka topic names (contract: docs/architecture.md section 1).
+
+One place, never spelled elsewhere."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
--- Normalized tier, event tables: one row per event identity (ARCHITECTURE.md section 2).
+-- Normalized tier, event tables: one row per event identity (docs/architecture.md section 2).
 --
 -- Every table's primary key is the event's natural identity, ``event_id`` (stable, built
 -- from that identity) is unique too, and ``revision``/``source_ts`` say which version the

@@ -1,7 +1,7 @@
 -- Box score views over the normalized event tables (retracted rows excluded), with MLB's
 -- field names (liveData.boxscore.teams.<side>.players.ID<n>.stats.batting|pitching).
 --
--- The scoring rules are those of flows/boxscore.py, checked there against MLB's official
+-- The scoring rules are those of flows/game/boxscore.py, checked there against MLB's official
 -- box score of every game in the corpus:
 -- - a plate appearance is a completed play whose eventType is not a base-running event
 --   (caught stealing, pickoff, wild pitch, ...) and, when the play lists runner

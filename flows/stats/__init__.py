@@ -4,7 +4,7 @@
 - :mod:`flows.stats.pitchers`: per-pitcher rolling velocity, pitch count and fatigue;
 - :mod:`flows.stats.windows`: league-wide event-time tumbling windows (``WindowStats``);
 - :mod:`flows.stats.release`: when a finished game's state is dropped;
-- :mod:`flows.stats.newest`: the newest item per key of a batch, for the sinks.
+- :mod:`flows.game.newest`: the newest item per key of a batch, for the sinks.
 
 No I/O here: the Bytewax wiring is :mod:`flows.stats_flow`, the sinks live in
 ``connectors/``.

@@ -1,6 +1,6 @@
 """The running box score of each game: a stateful step over event batches, pure.
 
-Granularity: one :class:`LiveStats` per :class:`~flows.batches.EventBatch` that carries at
+Granularity: one :class:`LiveStats` per :class:`~flows.game.batches.EventBatch` that carries at
 least one event, holding the state after all of that snapshot's events. That is exactly
 the box score after the batch's last event, and it is what every consumer can observe
 anyway: the events of one snapshot share one ``source_ts``, so per-event records would be
@@ -8,7 +8,7 @@ anyway: the events of one snapshot share one ``source_ts``, so per-event records
 defensive sink (newest ``source_ts`` wins) could not even order. An empty batch (a
 duplicate or unchanged snapshot) changes nothing and emits nothing.
 
-Revisions and retractions are honoured by :mod:`flows.boxscore`'s fold (latest version of
+Revisions and retractions are honoured by :mod:`flows.game.boxscore`'s fold (latest version of
 each ``event_id``; a retraction removes it). The state is released after Final with the
 rule of :mod:`flows.stats.release`.
 """
@@ -20,10 +20,10 @@ from typing import Any
 
 import msgspec
 
-from flows import boxscore
-from flows.batches import EventBatch
-from flows.events import GameEvent
-from flows.snapshot_diff import Tick
+from flows.game import boxscore
+from flows.game.batches import EventBatch
+from flows.game.events import GameEvent
+from flows.game.snapshot_diff import Tick
 from flows.stats.release import DEFAULT_GRACE, final_ts_after, is_released, time_of
 
 __all__ = ["GameBoxState", "InningLine", "LiveStats", "innings_of", "live_step"]
@@ -48,7 +48,7 @@ class LiveStats(msgspec.Struct, frozen=True, kw_only=True):
     source_ts: str
     abstractGameState: str | None  # noqa: N815 - None until a status event is seen
     detailedState: str | None  # noqa: N815
-    box: dict[str, Any]  # flows.boxscore.result: {"gamePk", "teams", "linescore"}
+    box: dict[str, Any]  # flows.game.boxscore.result: {"gamePk", "teams", "linescore"}
     innings: tuple[InningLine, ...]
     away_runs: int
     away_hits: int
@@ -78,7 +78,7 @@ class GameBoxState(msgspec.Struct):
 
 
 def innings_of(linescore: dict[str, Any]) -> tuple[InningLine, ...]:
-    """The typed per-inning lines of a :func:`flows.boxscore.result` line score."""
+    """The typed per-inning lines of a :func:`flows.game.boxscore.result` line score."""
     return tuple(
         InningLine(
             num=inning["num"],

@@ -34,9 +34,9 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from flows.batches import EventBatch
-from flows.events import PitchEvent, Retraction
-from flows.snapshot_diff import Tick
+from flows.game.batches import EventBatch
+from flows.game.events import PitchEvent, Retraction
+from flows.game.snapshot_diff import Tick
 from flows.stats.release import DEFAULT_GRACE, final_ts_after, is_released, time_of
 
 __all__ = [

@@ -1,8 +1,8 @@
 """When a finished game's per-game statistics state is released, pure.
 
-The rule mirrors :func:`flows.snapshot_diff.flow_step` on purpose: the state of a game is
+The rule mirrors :func:`flows.game.snapshot_diff.flow_step` on purpose: the state of a game is
 dropped once an item arrives whose time (a batch's or event's ``source_ts``, or a
-:class:`~flows.snapshot_diff.Tick`'s ``now``) is at least ``grace`` after the first
+:class:`~flows.game.snapshot_diff.Tick`'s ``now``) is at least ``grace`` after the first
 ``source_ts`` at which the game was ``Final``. Releasing *no earlier* than the snapshot
 diff matters: while the diff keeps its state it emits only changed events, and a fold
 that had forgotten the game would rebuild a box score from a fragment. After both have
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flows.envelope import parse_feed_timestamp
-from flows.events import Event, GameEvent
-from flows.snapshot_diff import DEFAULT_GRACE
+from flows.game.envelope import parse_feed_timestamp
+from flows.game.events import Event, GameEvent
+from flows.game.snapshot_diff import DEFAULT_GRACE
 
 __all__ = ["DEFAULT_GRACE", "final_ts_after", "is_released", "time_of"]
 

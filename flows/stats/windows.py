@@ -33,8 +33,8 @@ from datetime import datetime, timedelta
 
 import msgspec
 
-from flows.events import Event, PitchEvent, PlayEvent, Retraction
-from flows.snapshot_diff import Tick
+from flows.game.events import Event, PitchEvent, PlayEvent, Retraction
+from flows.game.snapshot_diff import Tick
 from flows.stats.pitchers import event_time
 from flows.stats.release import DEFAULT_GRACE, final_ts_after, is_released, time_of
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
-    from flows.events import Event
+    from flows.game.events import Event
 
 
 def write_snapshots(snapshots: list[dict[str, Any]], out_dir: Path) -> list[Path]:
@@ -40,7 +40,7 @@ def simulate(
     """Write the snapshots a poller would have seen, every N pitches, from a final feed."""
     import orjson
 
-    from flows.simulate import simulate_with_log
+    from sim.simulate import simulate_with_log
 
     final = orjson.loads(feed.read_bytes())
     snapshots, log = simulate_with_log(
@@ -67,7 +67,7 @@ EVERY_OPTION = typer.Option(
 
 def _event_stream(source: Path, every: int | None) -> Iterator[Event]:
     """The engine's events for SOURCE; a bad SOURCE is a usage error."""
-    from flows.sources import SourceError, load_snapshots, run_engine
+    from sim.sources import SourceError, load_snapshots, run_engine
 
     try:
         snapshots = load_snapshots(source, every)
@@ -80,7 +80,7 @@ def events(source: Path = SOURCE_ARGUMENT, every: int | None = EVERY_OPTION) -> 
     """Print the event stream of SOURCE as JSON lines (the pure snapshot diff)."""
     import sys
 
-    from flows.events import encode_event
+    from flows.game.events import encode_event
 
     out = sys.stdout.buffer
     for event in _event_stream(source, every):
@@ -92,7 +92,7 @@ def boxscore(source: Path = SOURCE_ARGUMENT, every: int | None = EVERY_OPTION) -
     """Print the box score derived from SOURCE's event stream as JSON."""
     import orjson
 
-    from flows.boxscore import agg, initialize, result
+    from flows.game.boxscore import agg, initialize, result
 
     state = initialize()
     for event in _event_stream(source, every):

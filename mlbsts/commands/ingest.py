@@ -27,10 +27,9 @@ def ingest(
     """Poll the MLB Stats API and publish snapshots and schedules to Kafka."""
     import asyncio
 
-    from connectors.ingest_kafka import KafkaPublisher
-    from connectors.ingest_runner import Ingester, IngestOptions, ScaledClock
-    from connectors.mlb_api import ClientConfig, MlbApiClient
-    from connectors.schedule_cache import RedisScheduleCache
+    from ingest import service
+    from ingest.mlb_api import ClientConfig
+    from ingest.runner import IngestOptions
     from mlbsts.settings import get_settings
 
     settings = get_settings()
@@ -47,28 +46,8 @@ def ingest(
         every_timecode=every_timecode,
         max_runtime_s=max_runtime,
     )
-
-    async def main() -> dict[str, object]:
-        cache = RedisScheduleCache(settings.redis_url, settings.schedule_cache_ttl_s)
-        publisher = KafkaPublisher(settings)
-        try:
-            async with MlbApiClient(config, cache=cache) as api:
-                stats = await Ingester(api, publisher, options, ScaledClock(speed)).run()
-        finally:
-            publisher.close()
-            await cache.aclose()
-        return {
-            "polls": stats.polls,
-            "published": stats.published,
-            "unchanged": stats.unchanged,
-            "patches_applied": stats.patches_applied,
-            "patch_fallbacks": stats.patch_fallbacks,
-            "api_failures": stats.api_failures,
-            "schedules_published": stats.schedules_published,
-            "games": {str(k[0]): t.phase.value for k, t in sorted(stats.tracks.items())},
-        }
-
-    print(json.dumps(asyncio.run(main())))
+    stats = asyncio.run(service.run(settings, config, options, speed))
+    print(json.dumps(service.summary(stats)))
 
 
 def coverage(
@@ -77,7 +56,7 @@ def coverage(
     schedules_topic: str = typer.Option(topics.RAW_SCHEDULES, "--schedules-topic"),
 ) -> None:
     """Which scheduled games of DATE lack a Final (or Postponed) snapshot; exit 1 if any."""
-    from connectors.ingest_kafka import coverage as compute
+    from ingest.coverage import coverage as compute
     from mlbsts.settings import get_settings
 
     report = compute(

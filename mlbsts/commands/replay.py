@@ -29,15 +29,15 @@ def replay_server(
     """Serve recorded MLB responses at the Stats API's own paths on a simulated clock."""
     import logging
 
-    from connectors.replay_corpus import Corpus
-    from connectors.replay_server import (
+    from mlbsts.settings import get_settings
+    from sim.corpus import Corpus
+    from sim.replay_server import (
         FaultPlan,
         FaultRule,
         ReplayClock,
         ReplayServer,
         start_of_day,
     )
-    from mlbsts.settings import get_settings
 
     corpus = Corpus(get_settings().data_dir, every=every)
     if start is not None:

@@ -15,10 +15,10 @@ from connectors import s3
 from connectors.event_serde import decode_event_value
 from connectors.kafka_read import Mark, mark, read_topic
 from connectors.records import TOPIC_OF_KIND
-from flows.simulate import simulate
-from flows.sources import run_engine
 from mlbsts import demo
 from mlbsts.settings import Settings
+from sim.simulate import simulate
+from sim.sources import run_engine
 from tests.conftest import FIXTURE_GAME_PK
 from tests.unit.official_boxscore import differences
 

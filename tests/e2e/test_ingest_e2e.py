@@ -21,10 +21,10 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from connectors.envelope_serde import decode_envelope
 from connectors.kafka_read import read_topic
-from connectors.replay_corpus import Corpus
-from connectors.replay_server import FaultPlan, FaultRule, ReplayClock, ReplayServer, start_of_day
 from mlbsts import stack
 from mlbsts.settings import Settings, get_settings
+from sim.corpus import Corpus
+from sim.replay_server import FaultPlan, FaultRule, ReplayClock, ReplayServer, start_of_day
 
 pytestmark = pytest.mark.e2e
 GAME = 748534  # 2023 World Series game 5; the recorded schedule of 2023-11-01 lists it alone

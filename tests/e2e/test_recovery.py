@@ -34,11 +34,11 @@ from connectors import s3
 from connectors.event_serde import decode_event_value
 from connectors.kafka_read import Mark, mark, read_topic
 from connectors.records import TOPIC_OF_KIND
-from flows.simulate import simulate
 from mlbsts import demo
 from mlbsts.paths import PROJECT_ROOT
 from mlbsts.settings import Settings
 from mlbsts.stack.migrations import apply_migrations
+from sim.simulate import simulate
 from tests.conftest import corpus_feed_paths, load_fixture_feed
 from tests.integration.conftest import unique
 

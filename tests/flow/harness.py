@@ -7,7 +7,7 @@ from typing import Any
 from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 
 from connectors.kafka_io import OutRecord
-from flows.accepted import AcceptedSnapshot
+from flows.game.accepted import AcceptedSnapshot
 from flows.live_stats import FlowSinks, build_flow
 from flows.stats_flow import StatsConfig
 

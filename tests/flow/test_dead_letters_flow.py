@@ -19,11 +19,11 @@ from bytewax.connectors.kafka import KafkaSourceMessage
 from connectors.envelope_serde import encode_envelope
 from connectors.event_serde import decode_event_value
 from connectors.records import TOPIC_OF_KIND, decode_dead_letter
-from flows.accepted import AcceptedSnapshot
-from flows.dead_letters import ErrorClass
-from flows.envelope import make_envelope
-from flows.simulate import simulate
+from flows.game.accepted import AcceptedSnapshot
+from flows.game.dead_letters import ErrorClass
+from flows.game.envelope import make_envelope
 from mlbsts import topics
+from sim.simulate import simulate
 from tests.conftest import FIXTURE_GAME_PK
 from tests.flow.harness import run_flow
 

@@ -13,11 +13,11 @@ from bytewax.testing import TestingSource
 from connectors.envelope_serde import encode_envelope
 from connectors.event_serde import decode_event_value
 from connectors.records import TOPIC_OF_KIND, _dead_letter_codec
-from flows.boxscore import box_score
-from flows.envelope import make_envelope
-from flows.simulate import simulate
+from flows.game.boxscore import box_score
+from flows.game.envelope import make_envelope
 from flows.stats_flow import StatsConfig
 from mlbsts import topics
+from sim.simulate import simulate
 from tests.conftest import FIXTURE_GAME_PK
 from tests.flow.harness import run_flow
 

@@ -14,9 +14,9 @@ from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 from connectors.avro_serde import AvroCodec, load_schema
 from connectors.kafka_io import OutRecord
 from connectors.records import _dead_letter_codec
-from flows.batches import EventBatch
-from flows.dead_letters import DeadLetter
-from flows.events import Event, PitchEvent
+from flows.game.batches import EventBatch
+from flows.game.dead_letters import DeadLetter
+from flows.game.events import Event, PitchEvent
 from flows.stats.live_box import LiveStats
 from flows.stats.pitchers import PitcherStats
 from flows.stats.windows import WindowStats

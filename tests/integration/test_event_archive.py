@@ -17,11 +17,11 @@ from minio import Minio
 from connectors import s3
 from connectors.event_archive import EventBatchS3Sink, event_batch_key
 from connectors.event_serde import event_kind, event_of_record
-from flows.batches import EventBatch
-from flows.events import Event
-from flows.simulate import simulate
-from flows.snapshot_diff import GameState, step
+from flows.game.batches import EventBatch
+from flows.game.events import Event
+from flows.game.snapshot_diff import GameState, step
 from mlbsts.settings import Settings
+from sim.simulate import simulate
 from tests.conftest import FIXTURE_GAME_PK
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
-from connectors.mlb_api import (
+from flows.game.envelope import feed_timestamp_of
+from ingest.diff_patch import apply_diff_patch
+from ingest.mlb_api import (
     CircuitOpenError,
     ClientConfig,
     MlbApiClient,
@@ -22,12 +24,10 @@ from connectors.mlb_api import (
     MlbApiUnavailableError,
     ScheduleCache,
 )
-from connectors.replay_corpus import Corpus
-from connectors.replay_server import ReplayClock, ReplayServer, start_of_day
-from connectors.schedule_cache import RedisScheduleCache
-from flows.envelope import feed_timestamp_of
-from flows.ingest_diff import apply_diff_patch
+from ingest.schedule_cache import RedisScheduleCache
 from mlbsts.settings import Settings
+from sim.corpus import Corpus
+from sim.replay_server import ReplayClock, ReplayServer, start_of_day
 
 pytestmark = pytest.mark.integration
 GAME = 748534

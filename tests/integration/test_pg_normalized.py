@@ -24,15 +24,15 @@ from connectors import pg_game_tables as gt
 from connectors import pg_normalized as pn
 from connectors.postgres import PostgresError
 from connectors.raw_sinks import RawPostgresSink
-from flows.accepted import AcceptedSnapshot
-from flows.batches import EventBatch
-from flows.boxscore import BATTING_FIELDS, PITCHING_FIELDS
-from flows.dead_letters import DeadLetter, ErrorClass
-from flows.envelope import make_envelope, official_date_of
-from flows.events import Event, GameEvent, PlayEvent, Retraction
-from flows.simulate import simulate
-from flows.snapshot_diff import GameState, step
+from flows.game.accepted import AcceptedSnapshot
+from flows.game.batches import EventBatch
+from flows.game.boxscore import BATTING_FIELDS, PITCHING_FIELDS
+from flows.game.dead_letters import DeadLetter, ErrorClass
+from flows.game.envelope import make_envelope, official_date_of
+from flows.game.events import Event, GameEvent, PlayEvent, Retraction
+from flows.game.snapshot_diff import GameState, step
 from mlbsts.settings import Settings
+from sim.simulate import simulate
 from tests.unit.official_boxscore import official_lines
 
 pytestmark = pytest.mark.integration

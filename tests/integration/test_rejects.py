@@ -12,9 +12,9 @@ from connectors.kafka_io import producer_config
 from connectors.kafka_read import mark, read_topic
 from connectors.records import decode_dead_letter
 from connectors.rejects import DeadLetterProducer, reject_snapshot
-from flows.accepted import AcceptedSnapshot
-from flows.dead_letters import ErrorClass
-from flows.envelope import make_envelope
+from flows.game.accepted import AcceptedSnapshot
+from flows.game.dead_letters import ErrorClass
+from flows.game.envelope import make_envelope
 from mlbsts import topics
 from mlbsts.settings import Settings
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flows.boxscore import BATTING_FIELDS, PITCHING_FIELDS
+from flows.game.boxscore import BATTING_FIELDS, PITCHING_FIELDS
 
 JSON = dict[str, Any]
 SIDES = ("home", "away")

@@ -16,7 +16,7 @@ from connectors.avro_serde import (
     load_schema,
 )
 from connectors.envelope_serde import decode_envelope, encode_envelope
-from flows.envelope import make_envelope
+from flows.game.envelope import make_envelope
 from tests.conftest import FIXTURE_GAME_PK, FIXTURES
 
 pytestmark = pytest.mark.unit

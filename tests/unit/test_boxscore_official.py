@@ -2,7 +2,7 @@
 
 For every final feed in the corpus (and the game kept in the repository), fed as one
 snapshot and as the snapshots a poller would have seen every 1, 3, 10 and 50 pitches
-(``flows.simulate``), with and without delivery faults and scoring corrections. Expected
+(``sim.simulate``), with and without delivery faults and scoring corrections. Expected
 values are MLB's own ``liveData.boxscore`` and ``liveData.linescore``.
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 import orjson
 import pytest
 
-from flows.boxscore import box_score
-from flows.events import Event
-from flows.simulate import simulate
-from flows.snapshot_diff import GameState, step
+from flows.game.boxscore import box_score
+from flows.game.events import Event
+from flows.game.snapshot_diff import GameState, step
+from sim.simulate import simulate
 from tests.conftest import corpus_feed_paths
 from tests.unit.official_boxscore import differences
 

@@ -38,8 +38,8 @@ from connectors.event_serde import (
     event_schema,
 )
 from connectors.records import TOPIC_OF_KIND, event_record
-from flows.batches import EventBatch
-from flows.events import (
+from flows.game.batches import EventBatch
+from flows.game.events import (
     Count,
     Event,
     GameEvent,
@@ -49,9 +49,9 @@ from flows.events import (
     RunnerEvent,
     encode_event,
 )
-from flows.simulate import simulate
-from flows.sources import run_engine
 from mlbsts.paths import PROJECT_ROOT
+from sim.simulate import simulate
+from sim.sources import run_engine
 from tests.conftest import load_fixture_feed
 
 pytestmark = pytest.mark.unit
@@ -292,9 +292,9 @@ ARCHIVE_DIGEST = """
 import hashlib, sys
 from datetime import date
 from connectors.event_archive import batch_objects
-from flows.batches import EventBatch
-from flows.simulate import simulate
-from flows.snapshot_diff import step
+from flows.game.batches import EventBatch
+from sim.simulate import simulate
+from flows.game.snapshot_diff import step
 from tests.conftest import load_fixture_feed
 state, digest = None, hashlib.sha256()
 for snap in simulate(load_fixture_feed(), 20):

@@ -12,8 +12,8 @@ import httpx
 import orjson
 import pytest
 
-from connectors import mlb_api
-from connectors.mlb_api import (
+from ingest import mlb_api
+from ingest.mlb_api import (
     CircuitOpenError,
     ClientConfig,
     MlbApiClient,

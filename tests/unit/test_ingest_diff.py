@@ -12,15 +12,15 @@ import jsonpatch
 import orjson
 import pytest
 
-from flows.envelope import feed_timestamp_of
-from flows.ingest_diff import (
+from flows.game.envelope import feed_timestamp_of
+from ingest.diff_patch import (
     PatchRejectedError,
     SeenSnapshots,
     apply_diff_patch,
     canonical_body,
     content_digest,
 )
-from flows.simulate import simulate
+from sim.simulate import simulate
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from flows.ingest_limits import (
+from ingest.limits import (
     BreakerState,
     CircuitBreaker,
     TokenBucket,

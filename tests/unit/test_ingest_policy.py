@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from flows.ingest_policy import (
+from ingest.policy import (
     Cadence,
     GameTrack,
     Phase,

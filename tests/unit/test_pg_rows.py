@@ -11,11 +11,11 @@ import pytest
 
 from connectors import pg_game_tables as gt
 from connectors import pg_normalized as pn
-from flows.accepted import AcceptedSnapshot
-from flows.envelope import SnapshotEnvelope
-from flows.events import Event, GameEvent, PitchEvent, PlayEvent, Retraction, RunnerEvent
-from flows.simulate import simulate
-from flows.snapshot_diff import GameState, step
+from flows.game.accepted import AcceptedSnapshot
+from flows.game.envelope import SnapshotEnvelope
+from flows.game.events import Event, GameEvent, PitchEvent, PlayEvent, Retraction, RunnerEvent
+from flows.game.snapshot_diff import GameState, step
+from sim.simulate import simulate
 
 pytestmark = pytest.mark.unit
 

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.simulate import simulate, simulate_with_log
+from sim.simulate import simulate, simulate_with_log
 from tests.conftest import corpus_feed_paths
 
 pytestmark = pytest.mark.unit

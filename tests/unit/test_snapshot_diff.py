@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 import pytest
 
-from flows.envelope import parse_feed_timestamp
-from flows.events import (
+from flows.game.envelope import parse_feed_timestamp
+from flows.game.events import (
     Event,
     GameEvent,
     PitchEvent,
@@ -26,7 +26,7 @@ from flows.events import (
     decode_event,
     encode_event,
 )
-from flows.snapshot_diff import GameState, SnapshotError, Tick, flow_step, is_expired, step
+from flows.game.snapshot_diff import GameState, SnapshotError, Tick, flow_step, is_expired, step
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""Properties of the snapshot diff over simulated polling (``flows.simulate``).
+"""Properties of the snapshot diff over simulated polling (``sim.simulate``).
 
 Whatever the cadence and the delivery faults (duplicates, reordering, gaps, scoring
 corrections that MLB later reverts), the final event set is the one of the final feed
@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.boxscore import box_score
-from flows.events import Event, Retraction, encode_event
-from flows.simulate import simulate
-from flows.snapshot_diff import GameState, step
+from flows.game.boxscore import box_score
+from flows.game.events import Event, Retraction, encode_event
+from flows.game.snapshot_diff import GameState, step
+from sim.simulate import simulate
 from tests.conftest import load_fixture_feed, shared_data_dir
 from tests.unit.official_boxscore import differences
 

@@ -8,12 +8,12 @@ from typing import Any
 import msgspec
 import pytest
 
-from flows.batches import EventBatch
-from flows.events import PitchEvent, Retraction
-from flows.simulate import simulate
-from flows.snapshot_diff import Tick, step
+from flows.game.batches import EventBatch
+from flows.game.events import PitchEvent, Retraction
+from flows.game.snapshot_diff import Tick, step
 from flows.stats.live_box import GameBoxState, LiveStats, live_step
 from flows.stats.release import time_of
+from sim.simulate import simulate
 from tests.unit.official_boxscore import differences, official_lines
 
 pytestmark = pytest.mark.unit

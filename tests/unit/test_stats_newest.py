@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.stats.newest import newest_per_key
+from flows.game.newest import newest_per_key
 
 
 @dataclass(frozen=True)

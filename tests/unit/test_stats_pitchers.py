@@ -13,8 +13,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from flows.batches import EventBatch
-from flows.events import PitchEvent, Retraction
+from flows.game.batches import EventBatch
+from flows.game.events import PitchEvent, Retraction
 from flows.stats.pitchers import (
     PitcherGameState,
     PitcherStats,

@@ -8,10 +8,10 @@ from typing import Any
 import orjson
 import pytest
 
-from flows.envelope import parse_feed_timestamp
-from flows.simulate import simulate
-from flows.snapshot_diff import DEFAULT_GRACE, flow_step
+from flows.game.envelope import parse_feed_timestamp
+from flows.game.snapshot_diff import DEFAULT_GRACE, flow_step
 from flows.ticking import TickingLogic
+from sim.simulate import simulate
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""Snapshot validation (``flows.validate``) on real MLB feeds, intact and corrupted.
+"""Snapshot validation (``flows.game.validate``) on real MLB feeds, intact and corrupted.
 
 Every corruption below starts from a real snapshot (game 744914, kept in the repository,
 final or as simulated mid-game) and breaks exactly one thing; the comment of each case
@@ -21,14 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.envelope_serde import encode_envelope
-from flows.accepted import AcceptedSnapshot
-from flows.dead_letters import DeadLetter, ErrorClass
-from flows.envelope import SnapshotEnvelope, make_envelope
-from flows.simulate import simulate
+from flows.game.accepted import AcceptedSnapshot
+from flows.game.dead_letters import DeadLetter, ErrorClass
+from flows.game.envelope import SnapshotEnvelope, make_envelope
+from flows.game.snapshot_diff import SnapshotError, step
+from flows.game.validate import validate_feed
 from flows.snapshot_decode import decode_snapshot
-from flows.snapshot_diff import SnapshotError, step
-from flows.validate import validate_feed
 from mlbsts import topics
+from sim.simulate import simulate
 from tests.conftest import FIXTURE_GAME_PK, corpus_feed_paths, load_fixture_feed
 
 pytestmark = pytest.mark.unit

@@ -1,4 +1,4 @@
-"""Dead letters: bad data is a value, not an exception (STYLE.md 3).
+"""Dead letters: bad data is a value, not an exception (docs/architecture.md, "Rules of the code").
 
 A record that cannot be accepted becomes a ``DeadLetter`` with a machine-readable class,
 a reason, and where it came from, and goes to ``mlb.dlq.game-snapshots``; the flow goes on.
@@ -11,7 +11,7 @@ from enum import StrEnum
 
 import msgspec
 
-from flows.accepted import AcceptedSnapshot
+from flows.game.accepted import AcceptedSnapshot
 
 
 class ErrorClass(StrEnum):

@@ -1,4 +1,4 @@
-"""The poller: a thin async runner around ``flows.ingest_policy`` (what to poll when).
+"""The poller: a thin async runner around ``ingest.policy`` (what to poll when).
 
 It reads the schedule of each followed date at start and every ``schedule_refresh_s``,
 polls each game when its track says so (at most ``max_parallel`` at a time), and publishes
@@ -31,22 +31,22 @@ import orjson
 
 from connectors.envelope_serde import encode_envelope
 from connectors.kafka_io import OutRecord
-from connectors.mlb_api import (
-    CircuitOpenError,
-    MlbApiClient,
-    MlbApiError,
-    MlbApiStatusError,
-    MlbApiUnavailableError,
-)
-from flows.envelope import SnapshotEnvelope, feed_timestamp_of, make_envelope
-from flows.ingest_diff import (
+from flows.game.envelope import SnapshotEnvelope, feed_timestamp_of, make_envelope
+from ingest.diff_patch import (
     PatchRejectedError,
     SeenSnapshots,
     apply_diff_patch,
     canonical_body,
     content_digest,
 )
-from flows.ingest_policy import (
+from ingest.mlb_api import (
+    CircuitOpenError,
+    MlbApiClient,
+    MlbApiError,
+    MlbApiStatusError,
+    MlbApiUnavailableError,
+)
+from ingest.policy import (
     Cadence,
     GameTrack,
     all_done,

@@ -1,6 +1,6 @@
 """Delivery faults and scoring corrections for simulated snapshot sequences (pure).
 
-Used by ``flows.simulate``. Everything is driven by one ``random.Random`` so a seed gives
+Used by ``sim.simulate``. Everything is driven by one ``random.Random`` so a seed gives
 the same sequence every time.
 
 - corrections: from some snapshot on, one earlier COMPLETED play reads differently for 1-3

@@ -1,12 +1,12 @@
 """Async client of the MLB Stats API: schedule, feed/live, timestamps, diffPatch.
 
-Polite by construction: a token bucket per host (``flows.ingest_limits.TokenBucket``),
+Polite by construction: a token bucket per host (``ingest.limits.TokenBucket``),
 the feed's ``metaData.wait`` as the minimum gap between two polls of one game, retries
 with exponential backoff and full jitter on timeouts, connection errors, 429 (honouring
 ``Retry-After``) and 5xx only, and a circuit breaker per host so an outage is waited out
 instead of hammered. The transport is injectable (``httpx.MockTransport`` in tests).
 Every feed response is wrapped in a ``SnapshotEnvelope`` whose ``captured_at`` is taken
-*before* the request went out. Schedules may be cached (``connectors.schedule_cache``).
+*before* the request went out. Schedules may be cached (``ingest.schedule_cache``).
 
 Exceptions::
 
@@ -34,8 +34,8 @@ import httpx
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from flows.envelope import SnapshotEnvelope, make_envelope
-from flows.ingest_limits import CircuitBreaker, TokenBucket, backoff_delay, is_retryable_status
+from flows.game.envelope import SnapshotEnvelope, make_envelope
+from ingest.limits import CircuitBreaker, TokenBucket, backoff_delay, is_retryable_status
 from mlbsts.settings import Settings
 
 __all__ = [

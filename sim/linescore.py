@@ -1,4 +1,4 @@
-"""The line score of a simulated live snapshot (pure; used by ``flows.simulate``).
+"""The line score of a simulated live snapshot (pure; used by ``sim.simulate``).
 
 A half-inning that is over carries the final feed's own numbers (MLB's official line score
 is the oracle). The half in progress is recomputed from its completed plays: runs from

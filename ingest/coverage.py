@@ -1,45 +1,24 @@
-"""The ingestion service's Kafka edge: publishing records, and the coverage check.
+"""``mlbsts coverage``: which scheduled games of a date lack a Final snapshot in the log.
 
-``coverage`` answers "which scheduled games of a date lack a Final snapshot?": the games
-come from the newest schedule of that date on the schedules topic; a game is covered by a
-snapshot on the snapshots topic whose ``gameData.status`` is Final (or Postponed /
-Cancelled), or, for a postponed or cancelled game, by that status in the schedule itself
-(such games have nothing left to poll).
+The games come from the newest schedule of that date on the schedules topic; a game is
+covered by a snapshot on the snapshots topic whose ``gameData.status`` is Final (or
+Postponed / Cancelled), or, for a postponed or cancelled game, by that status in the
+schedule itself (such games have nothing left to poll).
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import date
 
 import orjson
-from confluent_kafka import Producer
 
 from connectors.envelope_serde import decode_envelope
-from connectors.kafka_io import OutRecord, produce_all, producer_config
 from connectors.kafka_read import read_topic
-from flows.ingest_policy import Phase, phase_of
+from ingest.policy import Phase, phase_of
 from mlbsts.settings import Settings
 
 DONE_PHASES = frozenset({Phase.FINAL, Phase.POSTPONED, Phase.CANCELLED})
-
-
-class KafkaPublisher:
-    """Publishes batches through one idempotent producer, one batch at a time (so records
-    of one game keep their order), each acknowledged before ``publish`` returns."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._producer = Producer(producer_config(settings))
-        self._lock = asyncio.Lock()
-        self.count = 0
-
-    async def publish(self, records: list[OutRecord]) -> None:
-        async with self._lock:
-            self.count += await asyncio.to_thread(produce_all, self._producer, records)
-
-    def close(self) -> None:
-        self._producer.flush(30)
 
 
 @dataclass

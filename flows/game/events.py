@@ -1,4 +1,4 @@
-"""The events the snapshot diff emits (contract: ARCHITECTURE.md section 2), pure.
+"""The events the snapshot diff emits (contract: docs/architecture.md section 2), pure.
 
 Every event is a frozen, picklable msgspec Struct, JSON-encodable with a ``kind`` tag
 (``pitch``, ``play``, ``runner``, ``game``, ``retraction``) and carries:

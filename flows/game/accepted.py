@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flows.envelope import SnapshotEnvelope
+from flows.game.envelope import SnapshotEnvelope
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ decode with the same model. Decoding is two-level for speed:
   ``gameData.status``, the two teams) and keeps ``liveData.plays.allPlays`` as a list
   of :class:`msgspec.Raw` byte slices, which costs about one JSON scan of the feed;
 - :func:`decode_play` fully decodes one play, and the engine calls it only for plays
-  whose raw bytes changed since the last snapshot (see ``flows.snapshot_diff``).
+  whose raw bytes changed since the last snapshot (see ``flows.game.snapshot_diff``).
 
 Errors: :class:`msgspec.ValidationError` / :class:`msgspec.DecodeError` (both
 ``msgspec.MsgspecError``) when a required field has the wrong type or the bytes are not

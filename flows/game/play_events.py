@@ -13,8 +13,8 @@ charges to the previous pitcher.
 
 from __future__ import annotations
 
-from flows.events import Count, Event, GameEvent, PitchEvent, PlayEvent, RunnerEvent
-from flows.feed import Play, RawPlayEvent
+from flows.game.events import Count, Event, GameEvent, PitchEvent, PlayEvent, RunnerEvent
+from flows.game.feed import Play, RawPlayEvent
 
 __all__ = ["derive_play_events", "end_pitcher"]
 

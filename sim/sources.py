@@ -4,7 +4,7 @@ A SOURCE is either
 
 - a final ``feed/live`` file (``.json`` or ``.json.gz``): by default the whole feed as one
   snapshot, or with ``every=N`` the snapshots a poller would have seen every N pitches
-  (``flows.simulate``); or
+  (``sim.simulate``); or
 - a directory of real captures named ``1.json``, ``2.json``, ... (optionally ``.gz``),
   taken in numeric order.
 
@@ -20,9 +20,9 @@ from typing import Any
 
 import orjson
 
-from flows.events import Event
-from flows.simulate import simulate
-from flows.snapshot_diff import GameState, step
+from flows.game.events import Event
+from flows.game.snapshot_diff import GameState, step
+from sim.simulate import simulate
 
 __all__ = ["SourceError", "load_snapshots", "run_engine"]
 

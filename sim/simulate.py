@@ -39,7 +39,7 @@ The last snapshot is always the final feed itself (a deep copy of the input, unc
 Snapshots share unchanged sub-objects (completed plays, events, the emptied box score) with
 each other and with that copy: treat them as read-only (serialize, do not mutate).
 Perturbations (gaps, duplicates, reordering, scoring corrections) live in
-``flows.simulate_perturb``.
+``sim.perturb``.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flows.simulate_linescore import BASES, LineScorer, half_of, matched_hits
-from flows.simulate_perturb import Perturbations, apply_corrections, deliver, plan_corrections
+from sim.linescore import BASES, LineScorer, half_of, matched_hits
+from sim.perturb import Perturbations, apply_corrections, deliver, plan_corrections
 
 __all__ = ["Perturbations", "is_pitch_like", "simulate", "simulate_with_log"]
 

@@ -1,4 +1,4 @@
-"""The snapshot envelope (contract: ARCHITECTURE.md section 2), pure.
+"""The snapshot envelope (contract: docs/architecture.md section 2), pure.
 
 A snapshot is one response of ``/api/v1.1/game/{gamePk}/feed/live`` wrapped with how and
 when it was taken. The payload travels gzip-compressed: a late-game feed is 0.7-2.8 MB of

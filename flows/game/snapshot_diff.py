@@ -1,7 +1,7 @@
 """The stateful snapshot diff: successive ``feed/live`` snapshots of a game → events, pure.
 
 ``step(state, snapshot) -> (state, events)`` fits Bytewax's ``stateful_flat_map`` keyed
-by gamePk. The rules (ARCHITECTURE.md section 2):
+by gamePk. The rules (docs/architecture.md section 2):
 
 - an identical snapshot (same bytes) emits nothing (counted in ``duplicate_snapshots``);
 - a snapshot older, by ``metaData.timeStamp``, than the newest seen emits nothing and is
@@ -9,7 +9,7 @@ by gamePk. The rules (ARCHITECTURE.md section 2):
 - otherwise every event whose content differs from what was last emitted under its
   ``event_id`` is emitted, in game order: first time with ``revision`` 0, then +1 per
   change; an emitted event that is no longer in the feed is retracted (a
-  :class:`~flows.events.Retraction`), and if it comes back it is emitted again with the
+  :class:`~flows.game.events.Retraction`), and if it comes back it is emitted again with the
   next revision. An unchanged event is never emitted again, so a gap (many missed
   pitches) simply emits all the missed events and the final event set does not depend on
   the polling cadence;
@@ -40,10 +40,10 @@ from typing import Any
 import msgspec
 import orjson
 
-from flows.envelope import SnapshotEnvelope, parse_feed_timestamp
-from flows.events import Event, GameEvent, Retraction
-from flows.feed import FeedHead, Play, decode_head, decode_play
-from flows.play_events import derive_play_events, end_pitcher
+from flows.game.envelope import SnapshotEnvelope, parse_feed_timestamp
+from flows.game.events import Event, GameEvent, Retraction
+from flows.game.feed import FeedHead, Play, decode_head, decode_play
+from flows.game.play_events import derive_play_events, end_pitcher
 
 __all__ = [
     "DEFAULT_GRACE",

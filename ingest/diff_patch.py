@@ -17,7 +17,7 @@ import jsonpatch
 import jsonpointer
 import orjson
 
-from flows.envelope import feed_timestamp_of
+from flows.game.envelope import feed_timestamp_of
 
 JSON = dict[str, Any]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flows.events import Event
+from flows.game.events import Event
 
 
 @dataclass(frozen=True, slots=True)

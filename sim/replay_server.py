@@ -1,6 +1,6 @@
 """A real HTTP server on 127.0.0.1 replaying recorded MLB Stats API responses.
 
-Paths are the MLB Stats API's own (what is served: ``connectors.replay_corpus``)::
+Paths are the MLB Stats API's own (what is served: ``sim.corpus``)::
 
     GET /api/v1/schedule?sportId=1&date=YYYY-MM-DD
     GET /api/v1.1/game/{pk}/feed/live[?timecode=YYYYMMDD_HHMMSS]
@@ -36,8 +36,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from connectors.replay_corpus import Corpus, GameTimeline
-from flows.envelope import parse_feed_timestamp
+from flows.game.envelope import parse_feed_timestamp
+from sim.corpus import Corpus, GameTimeline
 
 log = logging.getLogger(__name__)
 

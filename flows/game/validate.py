@@ -7,7 +7,7 @@ the flow turns a failure into a dead letter (``flows.snapshot_decode``). Checks,
 2. ``unparsable``: not JSON, or not a JSON object;
 3. ``wrong_type``: a field read here has the wrong JSON type (``null`` included), or
    ``metaData.timeStamp`` is not ``YYYYMMDD_HHMMSS``;
-4. ``missing_field``: the minimal set the engine (``flows.snapshot_diff``) needs:
+4. ``missing_field``: the minimal set the engine (``flows.game.snapshot_diff``) needs:
    ``gamePk`` (the game's identity), ``metaData.timeStamp`` (orders snapshots: without it a
    snapshot would look older than every other and be dropped as stale, and ``source_ts``
    would be empty), ``gameData.status.abstractGameState`` (the game status event, and
@@ -37,8 +37,8 @@ from datetime import date
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from flows.dead_letters import ErrorClass
-from flows.envelope import parse_feed_timestamp
+from flows.game.dead_letters import ErrorClass
+from flows.game.envelope import parse_feed_timestamp
 
 __all__ = ["Failure", "FeedCheck", "check_feed", "validate_feed"]
 

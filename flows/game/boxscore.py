@@ -3,8 +3,8 @@
 A fold over events in three steps, in the style of a tiny aggregator:
 ``initialize() -> BoxScoreState``, ``agg(state, event)`` (keeps the latest version of
 each ``event_id``: newest ``source_ts``, then highest ``revision``; a
-:class:`~flows.events.Retraction` removes it) and ``result(state) -> dict`` (contract:
-ARCHITECTURE.md section 3, field names of MLB's ``liveData.boxscore``).
+:class:`~flows.game.events.Retraction` removes it) and ``result(state) -> dict`` (contract:
+docs/architecture.md section 3, field names of MLB's ``liveData.boxscore``).
 
 Scoring rules, checked against MLB's official box score of every game in the corpus:
 
@@ -33,7 +33,7 @@ from typing import Any
 
 import msgspec
 
-from flows.events import Event, GameEvent, PitchEvent, PlayEvent, Retraction, RunnerEvent
+from flows.game.events import Event, GameEvent, PitchEvent, PlayEvent, Retraction, RunnerEvent
 
 __all__ = ["BATTING_FIELDS", "PITCHING_FIELDS", "BoxScoreState", "agg", "initialize", "result"]
 

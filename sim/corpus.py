@@ -7,7 +7,7 @@ Everything served comes from ``../shared/data/mlb`` (real MLB Stats API response
   final feeds of that date exist, a schedule is *synthesized* from those feeds' own
   ``gameData`` (``Schedule.source == "synthesized-from-feeds"``): never presented as recorded.
 - **feed/live** (``feed_live/<gamePk>.json``, final games): a game is replayed as
-  ``flows.simulate.simulate(feed, every)`` - the snapshots a poller would have seen - in time
+  ``sim.simulate.simulate(feed, every)`` - the snapshots a poller would have seen - in time
   order of their ``metaData.timeStamp``; the last one is the recorded final feed, unchanged.
   Before the first simulated snapshot the game is in **Preview**, a snapshot *derived* from
   the first one: ``gameData.status`` set to MLB's Pre-Game status, no plays, an empty
@@ -28,8 +28,8 @@ from typing import Any
 import jsonpatch
 import orjson
 
-from flows.envelope import FEED_TIMESTAMP_FORMAT, feed_timestamp_of, parse_feed_timestamp
-from flows.simulate import simulate
+from flows.game.envelope import FEED_TIMESTAMP_FORMAT, feed_timestamp_of, parse_feed_timestamp
+from sim.simulate import simulate
 
 JSON = dict[str, Any]
 
