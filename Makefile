@@ -69,5 +69,5 @@ bench: install ## benchmarks; writes bench/report.md
 	$(BIN)/python -m bench
 
 clean: ## remove the local stack's data (stops it first) and caches
-	-$(BIN)/mlbsts stack down
+	-$(BIN)/mlbsts stack down --purge
 	rm -rf .mlbsts .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -2,7 +2,8 @@
 
 1. ``mlbsts stack up`` (idempotent);
 2. the snapshots a poller would have seen, every N pitches, from a real final feed
-   (``sim.simulate``), published as envelopes to ``mlb.raw.game-snapshots``;
+   (``sim.simulate``), published as envelopes to ``mlb.raw.game-snapshots``, except those
+   the topic already holds (a second demo adds nothing to the log, as a poller would not);
 3. the Bytewax dataflow, ``python -m bytewax.run flows.live_stats:flow``, as a real worker
    process that stops at the end of the topic;
 4. what landed, read back: raw rows in PostgreSQL, objects in S3, events on the topics; the
@@ -27,7 +28,7 @@ import psycopg
 from confluent_kafka import Producer
 
 from connectors import s3
-from connectors.envelope_serde import encode_envelope
+from connectors.envelope_serde import decode_envelope, encode_envelope
 from connectors.event_serde import decode_event_value
 from connectors.kafka_io import OutRecord, produce_all, producer_config
 from connectors.kafka_read import Mark, mark, read_topic
@@ -52,6 +53,7 @@ class DemoError(RuntimeError):
 class DemoResult:
     game_pk: int
     snapshots_published: int
+    snapshots_already_in_log: int
     raw_rows: int
     s3_objects: int
     events_by_topic: dict[str, int]
@@ -101,6 +103,18 @@ def publish(
         produce_all(producer, [record])
         progress("publish snapshots", i, len(snapshots))
     return len(snapshots)
+
+
+def timestamps_in_log(
+    settings: Settings, game_pk: int, topic: str = topics.RAW_GAME_SNAPSHOTS
+) -> set[str | None]:
+    """The feed timestamps of ``game_pk``'s snapshots that ``topic`` already holds."""
+    key = str(game_pk).encode()
+    return {
+        decode_envelope(value).feed_timestamp
+        for msg in read_topic(settings, topic)
+        if msg.key() == key and (value := msg.value()) is not None
+    }
 
 
 def _raw_rows(dsn: str, game_pk: int) -> int:
@@ -182,7 +196,9 @@ def run_demo(
     feed = load_feed(feed_path)
     game_pk = int(feed["gamePk"])
     snapshots = simulate(feed, every)
-    published = publish(settings, game_pk, snapshots, progress)
+    present = timestamps_in_log(settings, game_pk)
+    new = [s for s in snapshots if s["metaData"]["timeStamp"] not in present]
+    published = publish(settings, game_pk, new, progress)
     distinct = len({s["metaData"]["timeStamp"] for s in snapshots})
     marks = {t: mark(settings, t) for t in TOPIC_OF_KIND.values()}
     seconds = run_flow(settings, game_pk, distinct, progress, timeout_s)
@@ -190,6 +206,7 @@ def run_demo(
     return DemoResult(
         game_pk=game_pk,
         snapshots_published=published,
+        snapshots_already_in_log=len(snapshots) - len(new),
         raw_rows=_raw_rows(settings.postgres_dsn.get_secret_value(), game_pk),
         s3_objects=count_archived(settings, feed, game_pk),
         events_by_topic=counts,

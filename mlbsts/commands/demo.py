@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -14,6 +15,10 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+
+if TYPE_CHECKING:
+    from mlbsts.demo import DemoResult
+    from mlbsts.settings import Settings
 
 console = Console()
 
@@ -40,25 +45,12 @@ def demo(
         raise typer.Exit(1) from e
     path = feed or job.default_feed(settings)
     console.print(f"[bold]2/4[/] game: {path}")
-    tasks: dict[str, TaskID] = {}
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        try:
-            result = job.run_demo(settings, path, every, progress, timeout_s=timeout)
-        except job.DemoError as e:
-            console.print(f"[bold red]error:[/] {e}")
-            raise typer.Exit(1) from e
+    result = _run_with_progress(settings, path, every, timeout)
+    if result.snapshots_already_in_log:
+        console.print(
+            f"      {result.snapshots_already_in_log} snapshots were already in the log "
+            f"(an earlier demo); published {result.snapshots_published} new"
+        )
     console.print(
         f"[bold]3/4[/] landed: {result.raw_rows} raw snapshots in PostgreSQL, "
         f"{result.s3_objects} gzip objects in s3://{settings.s3_bucket}/raw/, events "
@@ -74,3 +66,28 @@ def demo(
     console.print(line_score_table(result.box, teams))
     for table in box_score_tables(result.box, teams, people):
         console.print(table)
+
+
+def _run_with_progress(settings: Settings, path: Path, every: int, timeout: float) -> DemoResult:
+    """``run_demo`` with one progress bar per stage; a DemoError ends the command."""
+    from mlbsts import demo as job
+
+    tasks: dict[str, TaskID] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        try:
+            return job.run_demo(settings, path, every, progress, timeout_s=timeout)
+        except job.DemoError as e:
+            console.print(f"[bold red]error:[/] {e}")
+            raise typer.Exit(1) from e

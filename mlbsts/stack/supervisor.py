@@ -199,7 +199,10 @@ def down(settings: Settings, *, purge: bool = False) -> list[str]:
             raise StopError("; ".join(errors))
         if purge:
             for path in layout.owned():
-                if path.exists():
+                if path.is_symlink():  # a server's home kept elsewhere (mlbsts.stack.postgres)
+                    shutil.rmtree(path.resolve(), ignore_errors=True)
+                    path.unlink()
+                elif path.exists():
                     shutil.rmtree(path)
     if purge and layout.root.is_dir() and not any(layout.root.iterdir()):
         layout.root.rmdir()

@@ -93,3 +93,15 @@ def test_box_score_from_the_topics_equals_the_official_one(
     compared, bad = differences(fixture_feed, ran.box)
     assert compared > 300
     assert bad == []
+
+
+def test_a_second_demo_adds_nothing_to_the_log_and_prints_the_same_box_score(
+    ran: demo.DemoResult, stack_settings: Settings, fixture_feed: dict[str, Any]
+) -> None:
+    stamps = {s["metaData"]["timeStamp"] for s in simulate(fixture_feed, EVERY)}
+    assert stamps <= demo.timestamps_in_log(stack_settings, FIXTURE_GAME_PK)
+    again = demo.run_demo(stack_settings, demo.FIXTURE_FEED, EVERY, lambda *_: None, timeout_s=240)
+    assert again.snapshots_published == 0
+    assert again.snapshots_already_in_log == len(simulate(fixture_feed, EVERY))
+    assert again.raw_rows == ran.raw_rows
+    assert again.box == ran.box
