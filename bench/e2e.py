@@ -12,12 +12,12 @@ Latency of a snapshot, from just before it is produced:
 - to PostgreSQL: ``live_box_scores.updated_at`` (set by the server in the transaction that
   stored that snapshot's box score) for the rows a poller sees.
 
-Each run gets a private stack of its own (``private_stack``: fresh data, other ports), torn
+Each run gets a private stack of its own (``bench.private_stack``: fresh data, other ports), torn
 down after: Tansu's S3 engine gets slower as a partition's history grows (a fetch lists the
 partition's objects), so a long-used dev stack would measure its own age, not the flow.
 
 The corpus has 7 games; to reach ``GAMES`` concurrent streams the others are load copies of
-real games under a shifted gamePk (``+ COPY_PK_OFFSET * n``), labelled as such in the report.
+real games under a shifted gamePk (``bench.load``), labelled as such in the report.
 """
 
 from __future__ import annotations
@@ -30,39 +30,31 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import orjson
 import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg import sql
-from pydantic import SecretStr
 
+from bench.load import Planned, schedule, streams
+from bench.private_stack import private_stack
 from connectors import s3
-from connectors.envelope_serde import encode_envelope
 from connectors.event_serde import decode_event_value
 from connectors.kafka_io import consumer_config, producer_config
 from connectors.kafka_read import mark
 from connectors.records import TOPIC_OF_KIND
-from flows.game.envelope import make_envelope, parse_feed_timestamp
 from mlbsts import stack
 from mlbsts.paths import PROJECT_ROOT
 from mlbsts.settings import Settings
 from mlbsts.stack.migrations import apply_migrations
-from sim.simulate import simulate
 
 log = logging.getLogger("bench.e2e")
 
 GAMES = 15
 SPEED = 30.0
 DURATION_S = 90.0
-COPY_PK_OFFSET = 100_000_000
 
 
 @dataclass
@@ -74,50 +66,6 @@ class Run:
     to_raw: dict[tuple[int, str], float] = field(default_factory=dict)
     events: int = 0
     rss_kb: list[int] = field(default_factory=list)
-
-
-def _streams(feeds: list[Path], games: int) -> list[tuple[int, bool, list[dict[str, Any]]]]:
-    """(gamePk, is_copy, snapshots) for ``games`` streams."""
-    out = []
-    for n in range(games):
-        path = feeds[n % len(feeds)]
-        feed = orjson.loads(path.read_bytes())
-        copy = n >= len(feeds)
-        pk = int(feed["gamePk"]) + (COPY_PK_OFFSET * (n // len(feeds)) if copy else 0)
-        snaps = simulate(feed, 1)
-        if copy:
-            snaps = [orjson.loads(orjson.dumps(s)) for s in snaps]
-            for s in snaps:
-                s["gamePk"] = pk
-                s["gameData"]["game"]["pk"] = pk
-        out.append((pk, copy, snaps))
-    return out
-
-
-def _schedule(
-    streams: list[tuple[int, bool, list[dict[str, Any]]]], speed: float
-) -> list[tuple[float, int, str, bytes]]:
-    """(seconds after start, gamePk, feed timestamp, encoded envelope), each game starting
-    at its first pitch. Encoding (JSON, gzip, Avro) is done here, before the clock starts,
-    so the publisher does not compete with the worker for the CPU."""
-    plan = []
-    for pk, _, snaps in streams:
-        first = parse_feed_timestamp(snaps[0]["metaData"]["timeStamp"])
-        for snap in snaps:
-            stamp = snap["metaData"]["timeStamp"]
-            at = (parse_feed_timestamp(stamp) - first).total_seconds() / speed
-            if at > DURATION_S:
-                break
-            envelope = make_envelope(
-                game_pk=pk,
-                body=orjson.dumps(snap),
-                source_url="bench",
-                status_code=200,
-                captured_at=datetime.now(UTC),
-                feed=snap,
-            )
-            plan.append((at, pk, stamp, encode_envelope(envelope)))
-    return sorted(plan, key=lambda p: p[0])
 
 
 def _rss_kb(pid: int) -> int:
@@ -190,35 +138,102 @@ def _workers(processes: int, env: dict[str, str], log: Path) -> list[subprocess.
     return procs
 
 
-#: ports of the private stack (the dev stack's defaults + 10000)
-PRIVATE_PORTS = {"kafka": 29092, "s3": 28333, "postgres": 25432, "redis": 26379}
+@dataclass(frozen=True)
+class _Target:
+    """Where one run writes: a fresh raw topic, Postgres schema and bucket."""
+
+    topic: str
+    schema: str
+    bucket: str
+    base_dsn: str  # the stack's database
+
+    @property
+    def dsn(self) -> str:  # the run's schema first on the search path
+        return f"{self.base_dsn}?options=-csearch_path%3D{self.schema}"
 
 
-@contextmanager
-def private_stack(settings: Settings) -> Iterator[tuple[Settings, dict[str, str]]]:
-    """A fresh embedded stack beside the dev one: its settings and the environment that
-    points workers at it. Stopped and deleted on exit."""
-    p = PRIVATE_PORTS
-    env = {
-        "MLBSTS_STACK_DIR": str(settings.stack_dir / "bench-stack"),
-        "MLBSTS_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{p['kafka']}",
-        "MLBSTS_S3_ENDPOINT": f"127.0.0.1:{p['s3']}",
-        "MLBSTS_POSTGRES_DSN": f"postgresql://mlbsts:mlbsts@127.0.0.1:{p['postgres']}/mlbsts",
-        "MLBSTS_REDIS_URL": f"redis://127.0.0.1:{p['redis']}/0",
-    }
-    private = Settings(
-        stack_dir=Path(env["MLBSTS_STACK_DIR"]),
-        kafka_bootstrap_servers=env["MLBSTS_KAFKA_BOOTSTRAP_SERVERS"],
-        s3_endpoint=env["MLBSTS_S3_ENDPOINT"],
-        postgres_dsn=SecretStr(env["MLBSTS_POSTGRES_DSN"]),
-        redis_url=env["MLBSTS_REDIS_URL"],
+def _provision(settings: Settings, admin: AdminClient) -> _Target:
+    tag = f"bench{int(time.time())}"
+    target = _Target(
+        topic=f"{tag}-raw",
+        schema=f"{tag}_tables",
+        bucket=f"{tag}-objects",
+        base_dsn=settings.postgres_dsn.get_secret_value(),
     )
-    stack.down(private, purge=True)  # left over from an interrupted run
-    try:
-        stack.up(private)
-        yield private, env
-    finally:
-        stack.down(private, purge=True)
+    for fut in admin.create_topics([NewTopic(target.topic, num_partitions=3)]).values():
+        fut.result(timeout=30)
+    with psycopg.connect(target.base_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(target.schema)))
+    apply_migrations(target.dsn)
+    s3.client(settings).make_bucket(target.bucket)
+    return target
+
+
+def _drop(admin: AdminClient, target: _Target) -> None:
+    with psycopg.connect(target.base_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(target.schema)))
+    for fut in admin.delete_topics([target.topic]).values():
+        fut.result(timeout=30)
+
+
+def _publish(
+    settings: Settings,
+    topic: str,
+    plan: list[Planned],
+    run: Run,
+    workers: list[subprocess.Popen[bytes]],
+) -> float:
+    """Produce ``plan`` on its schedule, sampling the workers' RSS; the seconds it took."""
+    producer = Producer(producer_config(settings))
+    began = time.monotonic()
+    for at, pk, stamp, value in plan:
+        delay = began + at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        run.published[(pk, stamp)] = time.time()
+        producer.produce(topic, value=value, key=str(pk).encode())
+        producer.poll(0)
+        if len(run.published) % 50 == 0:
+            run.rss_kb.append(sum(_rss_kb(w.pid) for w in workers))
+    producer.flush(30)
+    return time.monotonic() - began
+
+
+def _wait_for_events(run: Run, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and len(run.to_topics) < len(run.published):
+        time.sleep(0.2)
+
+
+def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for w in workers:
+        w.terminate()
+    for w in workers:
+        try:
+            w.wait(20)
+        except subprocess.TimeoutExpired:
+            w.kill()
+
+
+def _read_raw_tier(dsn: str, run: Run) -> None:
+    with psycopg.connect(dsn) as conn:
+        for pk, ts, stored in conn.execute(
+            "SELECT game_pk, feed_timestamp, stored_at FROM raw_game_snapshots"
+        ):
+            run.to_raw[(int(pk), str(ts))] = stored.timestamp()
+
+
+def _watchers(
+    settings: Settings, dsn: str, run: Run, stop: threading.Event
+) -> list[threading.Thread]:
+    """Started threads that note when each snapshot reaches the topics and PostgreSQL."""
+    threads = [
+        threading.Thread(target=_consume_events, args=(settings, run, stop), daemon=True),
+        threading.Thread(target=_poll_postgres, args=(dsn, run, stop), daemon=True),
+    ]
+    for t in threads:
+        t.start()
+    return threads
 
 
 def measure(
@@ -233,83 +248,41 @@ def measure(
 ) -> tuple[Run, int, int, float]:
     """Run the load on the stack of ``settings`` (``stack_env`` points the workers at it);
     ``keep`` leaves the schema and topic for inspection."""
-    stack_env = stack_env or {}
     stack.up(settings)
-    tag = f"bench{int(time.time())}"
-    topic, schema, bucket = f"{tag}-raw", f"{tag}_tables", f"{tag}-objects"
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
-    for fut in admin.create_topics([NewTopic(topic, num_partitions=3)]).values():
-        fut.result(timeout=30)
-    base = settings.postgres_dsn.get_secret_value()
-    dsn = f"{base}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    apply_migrations(dsn)
-    s3.client(settings).make_bucket(bucket)
-    streams = _streams(feeds, games)
-    plan = _schedule(streams, speed)
-    copies = sum(1 for _, copy, _ in streams if copy)
-    del streams
+    target = _provision(settings, admin)
+    loads = streams(feeds, games)
+    plan = schedule(loads, speed, DURATION_S)
+    copies = sum(1 for _, copy, _ in loads if copy)
+    del loads
     env = {
         **os.environ,
-        **stack_env,
-        "MLBSTS_FLOW_INPUT_TOPIC": topic,
-        "MLBSTS_POSTGRES_DSN": dsn,
-        "MLBSTS_S3_BUCKET": bucket,
+        **(stack_env or {}),
+        "MLBSTS_FLOW_INPUT_TOPIC": target.topic,
+        "MLBSTS_POSTGRES_DSN": target.dsn,
+        "MLBSTS_S3_BUCKET": target.bucket,
     }
     logs = settings.stack_dir / "logs" / "bench-worker.log"
     run = Run()
     stop = threading.Event()
     workers = _workers(processes, env, logs)
-    threads = [
-        threading.Thread(target=_consume_events, args=(settings, run, stop), daemon=True),
-        threading.Thread(target=_poll_postgres, args=(dsn, run, stop), daemon=True),
-    ]
-    for t in threads:
-        t.start()
+    threads = _watchers(settings, target.dsn, run, stop)
     try:
         time.sleep(5)  # worker start-up (Bytewax ~1.3 s, connections, partition assignment)
         idle_rss = sum(_rss_kb(w.pid) for w in workers)
-        producer = Producer(producer_config(settings))
-        began = time.monotonic()
         log.info("e2e: %d snapshots of %d streams over %.0f s ...", len(plan), games, DURATION_S)
-        for at, pk, stamp, value in plan:
-            delay = began + at - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            run.published[(pk, stamp)] = time.time()
-            producer.produce(topic, value=value, key=str(pk).encode())
-            producer.poll(0)
-            if len(run.published) % 50 == 0:
-                run.rss_kb.append(sum(_rss_kb(w.pid) for w in workers))
-        producer.flush(30)
-        publish_s = time.monotonic() - began
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(run.to_topics) < len(run.published):
-            time.sleep(0.2)
+        publish_s = _publish(settings, target.topic, plan, run, workers)
+        _wait_for_events(run)
         run.rss_kb.append(sum(_rss_kb(w.pid) for w in workers))
         assert all(w.poll() is None for w in workers), logs.read_text()[-2000:]
     finally:
         stop.set()
-        for w in workers:
-            w.terminate()
-        for w in workers:
-            try:
-                w.wait(20)
-            except subprocess.TimeoutExpired:
-                w.kill()
+        _stop_workers(workers)
         for t in threads:
             t.join(10)
-        with psycopg.connect(dsn) as conn:
-            for pk, ts, stored in conn.execute(
-                "SELECT game_pk, feed_timestamp, stored_at FROM raw_game_snapshots"
-            ):
-                run.to_raw[(int(pk), str(ts))] = stored.timestamp()
+        _read_raw_tier(target.dsn, run)
         if not keep:
-            with psycopg.connect(base, autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-            for fut in admin.delete_topics([topic]).values():
-                fut.result(timeout=30)
+            _drop(admin, target)
     return run, idle_rss, copies, publish_s
 
 

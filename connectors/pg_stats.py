@@ -20,7 +20,7 @@ import psycopg
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from psycopg.types.json import Jsonb
 
-from connectors.pg_normalized import Table, upsert_sql
+from connectors.pg_upsert import Table, upsert_sql
 from connectors.postgres import PostgresError, Session, execute_many
 from connectors.sink_retry import sink_retry
 from flows.game.newest import newest_per_key

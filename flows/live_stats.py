@@ -12,6 +12,7 @@ around a resume and idempotent (upserts, deterministic keys, stable ``event_id``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeAlias, TypeVar
 
 import bytewax.operators as op
@@ -34,7 +35,8 @@ from flows.game.accepted import AcceptedSnapshot
 from flows.game.batches import EventBatch
 from flows.game.dead_letters import DeadLetter, ErrorClass, dead_letter_of
 from flows.game.events import Event
-from flows.game.snapshot_diff import GameState, SnapshotError, Tick, flow_step
+from flows.game.release import releasing
+from flows.game.snapshot_diff import GameState, SnapshotError, newest_ts_of, step
 from flows.snapshot_decode import decode_snapshot
 from flows.stats.live_box import LiveStats
 from flows.stats.pitchers import PitcherStats
@@ -67,19 +69,16 @@ class FlowSinks:
     windows_postgres: SinkOf[WindowStats] | None = None
 
 
-def _diff(
-    state: GameState | None, item: AcceptedSnapshot | Tick
+def _diff_snapshot(
+    state: GameState | None, item: AcceptedSnapshot
 ) -> tuple[GameState | None, list[EventBatch | DeadLetter]]:
-    """One snapshot → one ``EventBatch`` (maybe empty), or a dead letter if it is refused;
-    a ``Tick`` only releases a finished game's state (``flows.ticking``)."""
-    if isinstance(item, Tick):
-        return flow_step(state, item)[0], []
+    """One snapshot → one ``EventBatch`` (maybe empty), or a dead letter if it is refused."""
     stale_before = state.stale_snapshots if state is not None else 0
     try:
-        new_state, events = flow_step(state, item.payload_json)
+        new_state, events = step(state, item.payload_json)
     except SnapshotError as e:
         return state, [dead_letter_of(item, ErrorClass.WRONG_TYPE, str(e))]
-    if new_state is not None and new_state.stale_snapshots > stale_before:
+    if new_state.stale_snapshots > stale_before:
         reason = (
             f"feed timestamp {item.envelope.feed_timestamp} is older than "
             f"{new_state.newest_ts}, the newest already processed"
@@ -92,6 +91,11 @@ def _diff(
         events=tuple(events),
     )
     return new_state, [batch]
+
+
+#: the diff mapper: a ``Tick`` only releases a finished game's state (``flows.ticking``),
+#: with the rule of ``flow_step`` (``flows.game.release``)
+_diff = releasing(_diff_snapshot, newest_ts_of)
 
 
 def _to_record(item: Event | DeadLetter) -> OutRecord:
@@ -116,7 +120,8 @@ def build_flow(
     _output_if("game_to_postgres", accepted, sinks.game_postgres)
     keyed = op.key_on("key_by_game", accepted, _game_key)
     # (gamePk, AcceptedSnapshot)
-    diffed = op.key_rm("unkey_diffs", ticking("diff_snapshots", keyed, _diff, stats.tick_every))
+    diff = partial(_diff, grace=stats.grace)  # the stats' grace: the diff goes no later
+    diffed = op.key_rm("unkey_diffs", ticking("diff_snapshots", keyed, diff, stats.tick_every))
     # EventBatch | DeadLetter (stale or undecodable snapshot)
     split_diffs = op.branch("split_refused_snapshots", diffed, _is_batch)
     batches: Any = split_diffs.trues  # EventBatch

@@ -44,10 +44,10 @@ from connectors.records import dead_letter_record
 from flows.game.batches import EventBatch
 from flows.game.dead_letters import DeadLetter, ErrorClass
 from flows.game.events import Event
+from flows.game.release import DEFAULT_GRACE
 from flows.stats import windows as win
 from flows.stats.live_box import LiveStats, live_step
 from flows.stats.pitchers import EPOCH, PitcherStats, pitcher_step
-from flows.stats.release import DEFAULT_GRACE
 from flows.ticking import TICK_EVERY, ticking
 from mlbsts import topics
 from mlbsts.settings import Settings
@@ -75,7 +75,7 @@ class StatsConfig:
     window: timedelta = timedelta(minutes=5)
     wait: timedelta = timedelta(minutes=2)  # settings: stats_window_wait_s
     align_to: datetime = EPOCH
-    grace: timedelta = DEFAULT_GRACE  # release of a game's state after Final
+    grace: timedelta = DEFAULT_GRACE  # release of a game's state after Final (every step)
     tick_every: timedelta = TICK_EVERY  # how often per-game state is checked for release
     now: Callable[[], datetime] | None = None  # the windows' system clock; None: real time
 

@@ -2,10 +2,11 @@
 
 Every per-game step of the flow is a ``stateful_flat_map`` mapper
 ``(state | None, item) -> (state | None, outputs)`` that also accepts a
-:class:`~flows.game.snapshot_diff.Tick` and returns ``None`` as the state once the game has been
-Final for longer than its grace period. After Final, though, items usually stop (the
-ingester publishes nothing unless MLB changes the feed), so nothing would ever call the
-mapper again and a season of finished games would stay in memory (bytewax issue #577).
+:class:`~flows.game.release.Tick` and returns ``None`` as the state once the game has been
+Final for its grace period (:func:`flows.game.release.releasing`). After Final, though,
+items usually stop (the ingester publishes nothing unless MLB changes the feed), so nothing
+would ever call the mapper again and a season of finished games would stay in memory
+(bytewax issue #577).
 
 :func:`ticking` runs such a mapper with Bytewax's ``stateful`` operator and also calls it
 with ``Tick(now)`` every ``every`` of wall-clock time per key (``notify_at``), so each
@@ -22,7 +23,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream
 from bytewax.operators import KeyedStream, StatefulLogic
 
-from flows.game.snapshot_diff import Tick, utc_now
+from flows.game.release import Tick, utc_now
 
 V = TypeVar("V")
 W = TypeVar("W")

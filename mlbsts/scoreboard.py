@@ -6,35 +6,50 @@ from typing import Any
 
 from rich.table import Table
 
-BATTING_COLUMNS = (
-    ("AB", "atBats"),
-    ("R", "runs"),
-    ("H", "hits"),
-    ("2B", "doubles"),
-    ("3B", "triples"),
-    ("HR", "homeRuns"),
-    ("RBI", "rbi"),
-    ("BB", "baseOnBalls"),
-    ("SO", "strikeOuts"),
-    ("HBP", "hitByPitch"),
-    ("SB", "stolenBases"),
-)
-PITCHING_COLUMNS = (
-    ("IP", "outs"),
-    ("H", "hits"),
-    ("R", "runs"),
-    ("ER", "earnedRuns"),
-    ("BB", "baseOnBalls"),
-    ("SO", "strikeOuts"),
-    ("HR", "homeRuns"),
-    ("P", "numberOfPitches"),
-    ("S", "strikes"),
-    ("BF", "battersFaced"),
-)
+from flows.game.stat_fields import BATTING_FIELDS, PITCHING_FIELDS
+
+# Column headings by stat field name; columns follow the fields' order (flows.game.stat_fields).
+BATTING_LABELS = {
+    "atBats": "AB",
+    "runs": "R",
+    "hits": "H",
+    "doubles": "2B",
+    "triples": "3B",
+    "homeRuns": "HR",
+    "rbi": "RBI",
+    "baseOnBalls": "BB",
+    "strikeOuts": "SO",
+    "hitByPitch": "HBP",
+    "stolenBases": "SB",
+}
+PITCHING_LABELS = {
+    "outs": "IP",
+    "hits": "H",
+    "runs": "R",
+    "earnedRuns": "ER",
+    "baseOnBalls": "BB",
+    "strikeOuts": "SO",
+    "homeRuns": "HR",
+    "numberOfPitches": "P",
+    "strikes": "S",
+    "battersFaced": "BF",
+}
 
 
-def line_score_table(box: dict[str, Any], names: dict[str, str]) -> Table:
-    """Innings across, R H E at the end; ``names`` maps home/away to team names."""
+def _runs_cell(innings: list[dict[str, Any]], index: int, side: str, final: bool) -> str:
+    """The runs of one half inning; blank while it has neither scored nor ended, and ``x``
+    for the home half of the last inning of a final game, not played (home was ahead)."""
+    line = innings[index].get(side, {})
+    if "runs" in line:
+        return str(line["runs"])
+    if final and side == "home" and index == len(innings) - 1:
+        return "x"
+    return ""
+
+
+def line_score_table(box: dict[str, Any], names: dict[str, str], *, final: bool = True) -> Table:
+    """Innings across, R H E at the end; ``names`` maps home/away to team names; ``final``:
+    the game is over (see :func:`_runs_cell`)."""
     innings = box["linescore"]["innings"]
     table = Table(title=f"Line score, game {box['gamePk']}")
     table.add_column("team")
@@ -43,7 +58,7 @@ def line_score_table(box: dict[str, Any], names: dict[str, str]) -> Table:
     for total in ("R", "H", "E"):
         table.add_column(total, justify="right", style="bold")
     for side in ("away", "home"):
-        cells = [str(i[side]["runs"]) if side in i else "" for i in innings]
+        cells = [_runs_cell(innings, n, side, final) for n in range(len(innings))]
         totals = [
             str(sum(i.get(side, {}).get(k, 0) for i in innings)) for k in ("runs", "hits", "errors")
         ]
@@ -64,20 +79,18 @@ def box_score_tables(
         team = box["teams"][side]
         batting = Table(title=f"{teams.get(side, side)} batting")
         batting.add_column("batter")
-        for label, _ in BATTING_COLUMNS:
-            batting.add_column(label, justify="right")
+        for f in BATTING_FIELDS:
+            batting.add_column(BATTING_LABELS[f], justify="right")
         for pid, line in team["batting"].items():
-            batting.add_row(
-                people.get(pid, pid), *(str(line.get(f, 0)) for _, f in BATTING_COLUMNS)
-            )
+            batting.add_row(people.get(pid, pid), *(str(line.get(f, 0)) for f in BATTING_FIELDS))
         pitching = Table(title=f"{teams.get(side, side)} pitching")
         pitching.add_column("pitcher")
-        for label, _ in PITCHING_COLUMNS:
-            pitching.add_column(label, justify="right")
+        for f in PITCHING_FIELDS:
+            pitching.add_column(PITCHING_LABELS[f], justify="right")
         for pid, line in team["pitching"].items():
             cells = [
                 _innings_pitched(line.get(f, 0)) if f == "outs" else str(line.get(f, 0))
-                for _, f in PITCHING_COLUMNS
+                for f in PITCHING_FIELDS
             ]
             pitching.add_row(people.get(pid, pid), *cells)
         tables += [batting, pitching]

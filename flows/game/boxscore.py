@@ -29,45 +29,20 @@ Scoring rules, checked against MLB's official box score of every game in the cor
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
 from flows.game.events import Event, GameEvent, PitchEvent, PlayEvent, Retraction, RunnerEvent
+from flows.game.stat_fields import BATTING_FIELDS, PITCHING_FIELDS, WALKS
 
 __all__ = ["BATTING_FIELDS", "PITCHING_FIELDS", "BoxScoreState", "agg", "initialize", "result"]
 
-BATTING_FIELDS = (
-    "atBats",
-    "runs",
-    "hits",
-    "doubles",
-    "triples",
-    "homeRuns",
-    "rbi",
-    "baseOnBalls",
-    "strikeOuts",
-    "hitByPitch",
-    "stolenBases",
-)
-PITCHING_FIELDS = (
-    "outs",
-    "hits",
-    "runs",
-    "earnedRuns",
-    "baseOnBalls",
-    "strikeOuts",
-    "homeRuns",
-    "numberOfPitches",
-    "strikes",
-    "battersFaced",
-)
-
 _HITS = {"single": "", "double": "doubles", "triple": "triples", "home_run": "homeRuns"}
-_WALKS = {"walk", "intent_walk"}
 _STRIKEOUTS = {"strikeout", "strikeout_double_play", "strikeout_triple_play"}
 _NOT_AT_BAT = {
-    *_WALKS,
+    *WALKS,
     "hit_by_pitch",
     "sac_fly",
     "sac_bunt",
@@ -142,14 +117,32 @@ def _ordered(line: Line) -> Line:
     return {key: line[key] for key in ("runs", "hits", "errors") if key in line}
 
 
+def _empty_inning() -> dict[str, Line]:
+    return {"home": {"hits": 0, "errors": 0}, "away": {"hits": 0, "errors": 0}}
+
+
+@dataclass(slots=True)
+class _Sheet:
+    """The box score being filled: batting and pitching lines by side and person, the line
+    score by inning and side, and the errors already counted."""
+
+    batting: dict[str, dict[int, Line]] = field(default_factory=lambda: {"home": {}, "away": {}})
+    pitching: dict[str, dict[int, Line]] = field(default_factory=lambda: {"home": {}, "away": {}})
+    innings: defaultdict[int, dict[str, Line]] = field(
+        default_factory=lambda: defaultdict(_empty_inning)
+    )
+    errors: set[tuple[int, int | None, int]] = field(default_factory=set)
+
+    def bat(self, side: str, person: int | None) -> Line:
+        return _line(self.batting, side, person, BATTING_FIELDS)
+
+    def pit(self, side: str, person: int | None) -> Line:
+        return _line(self.pitching, side, person, PITCHING_FIELDS)
+
+
 def result(state: BoxScoreState) -> dict[str, Any]:
     """The box score JSON of the events folded so far."""
-    batting: dict[str, dict[int, Line]] = {"home": {}, "away": {}}
-    pitching: dict[str, dict[int, Line]] = {"home": {}, "away": {}}
-    innings: dict[int, dict[str, Line]] = defaultdict(
-        lambda: {"home": {"hits": 0, "errors": 0}, "away": {"hits": 0, "errors": 0}}
-    )
-    errors: set[tuple[int, int | None, int]] = set()
+    sheet = _Sheet()
     live = [e for e in state.latest.values() if not isinstance(e, Retraction)]
     with_runners = {e.atBatIndex for e in live if isinstance(e, RunnerEvent)}
     from_home = {
@@ -157,87 +150,109 @@ def result(state: BoxScoreState) -> dict[str, Any]:
         for e in live
         if isinstance(e, RunnerEvent) and e.startBase is None
     }
-
-    def bat(side: str, person: int | None) -> Line:
-        return _line(batting, side, person, BATTING_FIELDS)
-
-    def pit(side: str, person: int | None) -> Line:
-        return _line(pitching, side, person, PITCHING_FIELDS)
-
     for event in live:
         if isinstance(event, PlayEvent):
-            bat_side, field_side = _sides(event.halfInning)
-            inning = innings[event.inning]
-            if event.outs >= 3:
-                inning[bat_side].setdefault("runs", 0)
-            kind = event.eventType
-            if not is_plate_appearance(kind) or (
-                event.atBatIndex in with_runners
-                and (event.atBatIndex, event.batterId) not in from_home
-            ):
-                continue
-            batter, pitcher = bat(bat_side, event.batterId), pit(field_side, event.pitcherId)
-            pitcher["battersFaced"] += 1
-            batter["rbi"] += event.rbi
-            if kind not in _NOT_AT_BAT:
-                batter["atBats"] += 1
-            if kind in _HITS:
-                batter["hits"] += 1
-                pitcher["hits"] += 1
-                inning[bat_side]["hits"] += 1
-                if _HITS[kind]:
-                    batter[_HITS[kind]] += 1
-                if kind == "home_run":
-                    pitcher["homeRuns"] += 1
-            elif kind in _WALKS:
-                batter["baseOnBalls"] += 1
-                pitcher["baseOnBalls"] += 1
-            elif kind in _STRIKEOUTS:
-                batter["strikeOuts"] += 1
-                pitcher["strikeOuts"] += 1
-            elif kind == "hit_by_pitch":
-                batter["hitByPitch"] += 1
+            batted = event.atBatIndex not in with_runners or (
+                (event.atBatIndex, event.batterId) in from_home
+            )
+            _add_play(sheet, event, batted)
         elif isinstance(event, GameEvent):
-            if event.isSubstitution and event.battingOrder is not None and event.halfInning:
-                bat_side, field_side = _sides(event.halfInning)
-                side = bat_side if event.action == "offensive_substitution" else field_side
-                bat(side, event.playerId)
+            _add_substitution(sheet, event)
         elif isinstance(event, PitchEvent):
-            _, field_side = _sides(event.halfInning)
-            if event.isPitch:
-                pitcher = pit(field_side, event.pitcherId)
-                pitcher["numberOfPitches"] += 1
-                if event.isStrike or event.isInPlay:
-                    pitcher["strikes"] += 1
+            _add_pitch(sheet, event)
         elif isinstance(event, RunnerEvent):
-            bat_side, field_side = _sides(event.halfInning)
-            inning = innings[event.inning]
-            for fielder in event.errorFielderIds:
-                key = (event.atBatIndex, event.playEventIndex, fielder)
-                if key not in errors:
-                    errors.add(key)
-                    inning[field_side]["errors"] += 1
-            if event.isOut:
-                pit(field_side, event.pitcherId)["outs"] += 1
-            if event.movementReason is not None and event.movementReason.startswith(
-                "r_stolen_base"
-            ):
-                bat(bat_side, event.runnerId)["stolenBases"] += 1
-            if event.endBase == "score":
-                bat(bat_side, event.runnerId)["runs"] += 1
-                charged = pit(field_side, event.responsiblePitcherId or event.pitcherId)
-                charged["runs"] += 1
-                if event.earned:
-                    charged["earnedRuns"] += 1
-                inning[bat_side]["runs"] = inning[bat_side].get("runs", 0) + 1
+            _add_runner_movement(sheet, event)
+    return _box_json(state.game_pk, sheet)
 
-    def people(table: dict[int, Line]) -> dict[str, Line]:
-        return {str(person): line for person, line in sorted(table.items())}
 
+def _add_play(sheet: _Sheet, event: PlayEvent, batted: bool) -> None:
+    """A completed play: the batter's result, if it is his plate appearance (``batted``:
+    the play lists no runner movements, or the batter's own from home)."""
+    bat_side, field_side = _sides(event.halfInning)
+    inning = sheet.innings[event.inning]
+    if event.outs >= 3:
+        inning[bat_side].setdefault("runs", 0)
+    kind = event.eventType
+    if not is_plate_appearance(kind) or not batted:
+        return
+    batter, pitcher = sheet.bat(bat_side, event.batterId), sheet.pit(field_side, event.pitcherId)
+    pitcher["battersFaced"] += 1
+    batter["rbi"] += event.rbi
+    if kind not in _NOT_AT_BAT:
+        batter["atBats"] += 1
+    if kind in _HITS:
+        batter["hits"] += 1
+        pitcher["hits"] += 1
+        inning[bat_side]["hits"] += 1
+        if _HITS[kind]:
+            batter[_HITS[kind]] += 1
+        if kind == "home_run":
+            pitcher["homeRuns"] += 1
+    elif kind in WALKS:
+        batter["baseOnBalls"] += 1
+        pitcher["baseOnBalls"] += 1
+    elif kind in _STRIKEOUTS:
+        batter["strikeOuts"] += 1
+        pitcher["strikeOuts"] += 1
+    elif kind == "hit_by_pitch":
+        batter["hitByPitch"] += 1
+
+
+def _add_substitution(sheet: _Sheet, event: GameEvent) -> None:
+    """A player entering the batting order gets a batting line (zeros until he bats)."""
+    if event.isSubstitution and event.battingOrder is not None and event.halfInning:
+        bat_side, field_side = _sides(event.halfInning)
+        side = bat_side if event.action == "offensive_substitution" else field_side
+        sheet.bat(side, event.playerId)
+
+
+def _add_pitch(sheet: _Sheet, event: PitchEvent) -> None:
+    """A thrown pitch counts for the pitcher who threw it; a strike if called, swung at or
+    put in play."""
+    _, field_side = _sides(event.halfInning)
+    if event.isPitch:
+        pitcher = sheet.pit(field_side, event.pitcherId)
+        pitcher["numberOfPitches"] += 1
+        if event.isStrike or event.isInPlay:
+            pitcher["strikes"] += 1
+
+
+def _add_runner_movement(sheet: _Sheet, event: RunnerEvent) -> None:
+    """Errors (once per fielder and play event), outs, stolen bases and runs."""
+    bat_side, field_side = _sides(event.halfInning)
+    inning = sheet.innings[event.inning]
+    for fielder in event.errorFielderIds:
+        key = (event.atBatIndex, event.playEventIndex, fielder)
+        if key not in sheet.errors:
+            sheet.errors.add(key)
+            inning[field_side]["errors"] += 1
+    if event.isOut:
+        sheet.pit(field_side, event.pitcherId)["outs"] += 1
+    if event.movementReason is not None and event.movementReason.startswith("r_stolen_base"):
+        sheet.bat(bat_side, event.runnerId)["stolenBases"] += 1
+    if event.endBase == "score":
+        sheet.bat(bat_side, event.runnerId)["runs"] += 1
+        charged = sheet.pit(field_side, event.responsiblePitcherId or event.pitcherId)
+        charged["runs"] += 1
+        if event.earned:
+            charged["earnedRuns"] += 1
+        inning[bat_side]["runs"] = inning[bat_side].get("runs", 0) + 1
+
+
+def _people(table: dict[int, Line]) -> dict[str, Line]:
+    return {str(person): line for person, line in sorted(table.items())}
+
+
+def _box_json(game_pk: int | None, sheet: _Sheet) -> dict[str, Any]:
+    """The contract's JSON (docs/architecture.md section 3) of a filled sheet."""
+    innings = sheet.innings
     return {
-        "gamePk": state.game_pk,
+        "gamePk": game_pk,
         "teams": {
-            side: {"batting": people(batting[side]), "pitching": people(pitching[side])}
+            side: {
+                "batting": _people(sheet.batting[side]),
+                "pitching": _people(sheet.pitching[side]),
+            }
             for side in ("home", "away")
         },
         "linescore": {

@@ -1,25 +1,42 @@
-"""A typed model of the parts of MLB's ``feed/live`` that the event engine uses, pure.
+"""The typed model of MLB's ``feed/live``, pure: the engine's view, and how the views share it.
 
-Only the fields we read are declared; unknown fields are ignored and every field that
-has come and gone across seasons has a default, so a feed from 2021 and one from 2024
-decode with the same model. Decoding is two-level for speed:
+One Struct per JSON object of the feed, declared once: ``metaData`` and ``gameData``'s
+objects in ``flows.game.feed_game``, ``liveData``'s in ``flows.game.feed_live``, a play and
+its parts here. Only the fields some reader uses are declared; unknown fields are ignored
+and every field that has come and gone across seasons has a default, so a feed from 2021
+and one from 2024 decode with the same model.
 
-- :func:`decode_head` decodes the game's head (``gamePk``, ``metaData.timeStamp``,
-  ``gameData.status``, the two teams) and keeps ``liveData.plays.allPlays`` as a list
-  of :class:`msgspec.Raw` byte slices, which costs about one JSON scan of the feed;
+Each reader has its own *view*: a root Struct whose ``gameData`` / ``liveData`` name the
+shared objects it reads, and nothing else, so each decode scans past the rest of the feed
+without building it and stays as strict or lenient as its reader needs. The views are
+:class:`FeedHead` and :class:`Play` (the engine, here), and in ``flows.game.feed_views``
+the validation view, the game-tables view and the poller's view. A field that a reader must
+tell absent from a default (``metaData.timeStamp``, ``gameData.status.abstractGameState``,
+``liveData.plays.allPlays``, a play's ``about.atBatIndex``: validation requires them) is
+declared with ``UNSET``; MLB's name is then a property giving the engine what it reads.
+
+The engine decodes in two levels, for speed:
+
+- :func:`decode_head` decodes the game's head (``gamePk``, ``metaData``,
+  ``gameData.status``, the two teams) and keeps ``liveData.plays.allPlays`` as a list of
+  :class:`msgspec.Raw` byte slices, which costs about one JSON scan of the feed;
 - :func:`decode_play` fully decodes one play, and the engine calls it only for plays
   whose raw bytes changed since the last snapshot (see ``flows.game.snapshot_diff``).
 
 Errors: :class:`msgspec.ValidationError` / :class:`msgspec.DecodeError` (both
-``msgspec.MsgspecError``) when a required field has the wrong type or the bytes are not
-JSON; the caller turns those into dead letters.
+``msgspec.MsgspecError``) when a required field is missing or has the wrong type, or the
+bytes are not JSON; the caller turns those into dead letters.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
+from msgspec import UnsetType
+
+from flows.game.feed_game import Code, GameStatus, MetaData, Person, Teams
+from flows.game.feed_live import AtBat, Count, Plays
 
 __all__ = [
     "About",
@@ -32,66 +49,11 @@ __all__ = [
     "PlayEventDetails",
     "PlayResult",
     "RawPlayEvent",
+    "ReviewDetails",
     "Runner",
     "decode_head",
     "decode_play",
 ]
-
-
-class Person(msgspec.Struct, frozen=True):
-    id: int
-
-
-class Code(msgspec.Struct, frozen=True):
-    code: str | None = None
-    description: str | None = None
-
-
-class Count(msgspec.Struct, frozen=True):
-    balls: int = 0
-    strikes: int = 0
-    outs: int = 0
-
-
-class GameStatus(msgspec.Struct, frozen=True):
-    abstractGameState: str = ""  # noqa: N815 - MLB's names
-    detailedState: str = ""  # noqa: N815
-    codedGameState: str = ""  # noqa: N815
-
-
-class Team(msgspec.Struct, frozen=True):
-    id: int | None = None
-
-
-class Teams(msgspec.Struct, frozen=True):
-    home: Team = Team()
-    away: Team = Team()
-
-
-class GameData(msgspec.Struct, frozen=True):
-    status: GameStatus = GameStatus()
-    teams: Teams = Teams()
-
-
-class MetaData(msgspec.Struct, frozen=True):
-    timeStamp: str = ""  # noqa: N815
-
-
-class Plays(msgspec.Struct, frozen=True):
-    allPlays: list[msgspec.Raw] = []  # noqa: N815 - msgspec copies defaults
-
-
-class LiveData(msgspec.Struct, frozen=True):
-    plays: Plays = Plays()
-
-
-class FeedHead(msgspec.Struct, frozen=True):
-    """The game's head; plays stay raw until :func:`decode_play`."""
-
-    gamePk: int  # noqa: N815
-    metaData: MetaData = MetaData()  # noqa: N815
-    gameData: GameData = GameData()  # noqa: N815
-    liveData: LiveData = LiveData()  # noqa: N815
 
 
 class PlayResult(msgspec.Struct, frozen=True):
@@ -105,15 +67,25 @@ class PlayResult(msgspec.Struct, frozen=True):
     isOut: bool = False  # noqa: N815
 
 
-class About(msgspec.Struct, frozen=True):
-    atBatIndex: int  # noqa: N815
-    halfInning: str = "top"  # noqa: N815
+class About(AtBat, frozen=True):
+    """A play's ``about``; unlike validation's :class:`AtBat`, it requires ``atBatIndex``."""
+
+    halfInning: str = "top"  # noqa: N815 - MLB's names
     inning: int = 0
     isComplete: bool = False  # noqa: N815
     isScoringPlay: bool = False  # noqa: N815
     hasReview: bool = False  # noqa: N815
     startTime: str | None = None  # noqa: N815
     endTime: str | None = None  # noqa: N815
+
+    def __post_init__(self) -> None:
+        if isinstance(self.at_bat_index, UnsetType):
+            raise ValueError("Object missing required field `atBatIndex`")
+
+    @property
+    def atBatIndex(self) -> int:  # noqa: N802
+        """The play's index in ``allPlays`` (always set: ``__post_init__`` checks it)."""
+        return cast(int, self.at_bat_index)
 
 
 class Matchup(msgspec.Struct, frozen=True):
@@ -145,7 +117,7 @@ class RawPlayEvent(msgspec.Struct, frozen=True):
 
     index: int
     details: PlayEventDetails = PlayEventDetails()
-    count: Count = Count()
+    count: Count[int] = Count()
     type: str = ""
     isPitch: bool = False  # noqa: N815
     playId: str | None = None  # noqa: N815
@@ -206,11 +178,33 @@ class Play(msgspec.Struct, frozen=True):
 
     about: About
     result: PlayResult = PlayResult()
-    count: Count = Count()
+    count: Count[int] = Count()
     matchup: Matchup = Matchup()
     runners: list[Runner] = []
     playEvents: list[RawPlayEvent] = []  # noqa: N815
     reviewDetails: ReviewDetails | None = None  # noqa: N815
+
+
+class HeadGameData(msgspec.Struct, frozen=True):
+    """The engine's ``gameData``: the status and the two teams."""
+
+    status: GameStatus = GameStatus()
+    teams: Teams = Teams()
+
+
+class HeadLiveData(msgspec.Struct, frozen=True):
+    """The engine's ``liveData``: the plays, each kept raw."""
+
+    plays: Plays[msgspec.Raw, msgspec.Raw] = Plays()
+
+
+class FeedHead(msgspec.Struct, frozen=True):
+    """The engine's view of a feed: its head; plays stay raw until :func:`decode_play`."""
+
+    gamePk: int  # noqa: N815
+    metaData: MetaData = MetaData()  # noqa: N815
+    gameData: HeadGameData = HeadGameData()  # noqa: N815
+    liveData: HeadLiveData = HeadLiveData()  # noqa: N815
 
 
 _HEAD_DECODER = msgspec.json.Decoder(FeedHead)

@@ -24,39 +24,37 @@ about one scan of the JSON. ``step`` updates the state it is given in place and 
 it.
 
 Releasing state: ``GameState.final_ts`` is the first ``metaData.timeStamp`` at which the
-game was ``Final``. :func:`is_expired` says whether a grace period has passed since then;
-:func:`flow_step` (the Bytewax mapper) returns ``None`` as the state, which makes
-Bytewax drop it, once a snapshot or a :class:`Tick` arrives after the grace period. A
-snapshot arriving after release starts over at revision 0, which sinks absorb because
-they upsert by identity with the newest ``source_ts`` winning.
+game was ``Final``. :func:`flow_step` (the Bytewax mapper) is :func:`step` under the rule
+and tick prologue of :mod:`flows.game.release`: it returns ``None`` as the state, which
+makes Bytewax drop it, once a snapshot (judged at the newest ``metaData.timeStamp``) or a
+:class:`~flows.game.release.Tick` arrives a grace period after ``final_ts``. A snapshot
+arriving after release starts over at revision 0, which sinks absorb because they upsert
+by identity with the newest ``source_ts`` winning.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 import orjson
 
-from flows.game.envelope import SnapshotEnvelope, parse_feed_timestamp
+from flows.game.envelope import SnapshotEnvelope
 from flows.game.events import Event, GameEvent, Retraction
 from flows.game.feed import FeedHead, Play, decode_head, decode_play
 from flows.game.play_events import derive_play_events, end_pitcher
+from flows.game.release import releasing
+from flows.game.status import is_final
 
 __all__ = [
-    "DEFAULT_GRACE",
     "GameState",
     "PlayState",
     "SnapshotError",
-    "Tick",
     "flow_step",
-    "is_expired",
+    "newest_ts_of",
     "step",
 ]
-
-DEFAULT_GRACE = timedelta(hours=2)
 
 Snapshot = bytes | dict[str, Any] | SnapshotEnvelope
 
@@ -65,12 +63,6 @@ _ENCODER = msgspec.json.Encoder()
 
 class SnapshotError(ValueError):
     """A snapshot the engine cannot use (not a feed, or another game's)."""
-
-
-class Tick(msgspec.Struct, frozen=True):
-    """A clock item for :func:`flow_step`: lets a flow release finished games' state."""
-
-    now: datetime
 
 
 class PlayState(msgspec.Struct, array_like=True):
@@ -225,10 +217,6 @@ def _diff_plays(
             kept.raw_hash = b""
 
 
-def _is_final(head: FeedHead) -> bool:
-    return head.gameData.status.abstractGameState == "Final"
-
-
 def step(state: GameState | None, snapshot: Snapshot) -> tuple[GameState, list[Event]]:
     """Diff one snapshot against the state; see the module docstring for the rules."""
     body = _body(snapshot)
@@ -252,7 +240,7 @@ def step(state: GameState | None, snapshot: Snapshot) -> tuple[GameState, list[E
     state.snapshots += 1
     state.snapshot_hash, state.newest_ts = snapshot_hash, ts
     out: list[Event] = []
-    final = _is_final(head)
+    final = is_final(head.gameData.status.abstractGameState)
     if not final:
         _emit_status(state, head, out)
     _diff_plays(state, head, hashes, decoded, out)
@@ -263,32 +251,11 @@ def step(state: GameState | None, snapshot: Snapshot) -> tuple[GameState, list[E
     return state, out
 
 
-def is_expired(state: GameState, now: datetime, grace: timedelta = DEFAULT_GRACE) -> bool:
-    """True once the game has been Final (by feed time) for longer than ``grace``."""
-    if state.final_ts is None:
-        return False
-    return now >= parse_feed_timestamp(state.final_ts) + grace
+def newest_ts_of(state: GameState, _snapshot: object) -> str:
+    """The time a diff state is judged at for release: its newest ``metaData.timeStamp``."""
+    return state.newest_ts
 
 
-def flow_step(
-    state: GameState | None, item: Snapshot | Tick, grace: timedelta = DEFAULT_GRACE
-) -> tuple[GameState | None, list[Event]]:
-    """The Bytewax ``stateful_flat_map`` mapper: :func:`step`, releasing finished games.
-
-    Returns ``None`` as the state (Bytewax then forgets the key) when, after this item,
-    the game has been Final for longer than ``grace``, judged by the item's time (a
-    snapshot's ``metaData.timeStamp`` or a :class:`Tick`'s ``now``).
-    """
-    if isinstance(item, Tick):
-        if state is None or is_expired(state, item.now, grace):
-            return None, []
-        return state, []
-    state, events = step(state, item)
-    if state.newest_ts and is_expired(state, parse_feed_timestamp(state.newest_ts), grace):
-        return None, events
-    return state, events
-
-
-def utc_now() -> datetime:
-    """The wall clock, for flows that build :class:`Tick` items."""
-    return datetime.now(UTC)
+flow_step = releasing(step, newest_ts_of)
+"""The Bytewax ``stateful_flat_map`` mapper ``(state, snapshot | Tick, grace)``: :func:`step`,
+releasing a game's state once it has been Final for ``grace`` (:mod:`flows.game.release`)."""

@@ -25,8 +25,10 @@ the flow turns a failure into a dead letter (``flows.snapshot_decode``). Checks,
    0..4 balls, 0..3 strikes (never both at their maximum), 0..3 outs;
 8. ``at_bat_index``: ``allPlays[i].about.atBatIndex`` is not ``i`` (duplicate or missing).
 
-Everything else is ignored: fields come and go by season. The decode reads only the
-fields above with small msgspec structs, in one scan of the JSON.
+Everything else is ignored: fields come and go by season. The decode reads the objects
+above (and nothing else) with the feed model's validation view
+(``flows.game.feed_views.ValidationView``), in one scan of the JSON; a wrong type in any
+field of those objects (say ``linescore.innings[0].home.hits``) is ``wrong_type``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from msgspec import UNSET, UnsetType
 
 from flows.game.dead_letters import ErrorClass
 from flows.game.envelope import parse_feed_timestamp
+from flows.game.feed_live import AtBat, Linescore
+from flows.game.feed_views import PlayCheck, ValidationView, decode_validation_view
 
 __all__ = ["Failure", "FeedCheck", "check_feed", "validate_feed"]
 
@@ -49,79 +53,10 @@ MAX_STRIKES = 3
 MAX_OUTS = 3
 
 
-class _Count(msgspec.Struct):
-    balls: int | None = None
-    strikes: int | None = None
-    outs: int | None = None
-
-
-class _About(msgspec.Struct):
-    atBatIndex: int | UnsetType = UNSET  # noqa: N815 - MLB's names
-
-
-class _Play(msgspec.Struct):
-    about: _About | UnsetType = UNSET
-    count: _Count | None = None
-
-
-class _Plays(msgspec.Struct):
-    allPlays: list[_Play] | UnsetType = UNSET  # noqa: N815
-    currentPlay: _Play | None = None  # noqa: N815
-
-
-class _Runs(msgspec.Struct):
-    runs: int | None = None
-
-
-class _Inning(msgspec.Struct):
-    home: _Runs | None = None
-    away: _Runs | None = None
-
-
-class _Teams(msgspec.Struct):
-    home: _Runs | None = None
-    away: _Runs | None = None
-
-
-class _Linescore(_Count):
-    teams: _Teams | None = None
-    innings: list[_Inning] = []
-
-
-class _LiveData(msgspec.Struct):
-    plays: _Plays | UnsetType = UNSET
-    linescore: _Linescore | None = None
-
-
-class _Status(msgspec.Struct):
-    abstractGameState: str | UnsetType = UNSET  # noqa: N815
-
-
-class _Datetime(msgspec.Struct):
-    officialDate: str | None = None  # noqa: N815
-
-
-class _GameData(msgspec.Struct):
-    status: _Status | UnsetType = UNSET
-    datetime: _Datetime | None = None
-
-
-class _MetaData(msgspec.Struct):
-    timeStamp: str | UnsetType = UNSET  # noqa: N815
-
-
-class _Feed(msgspec.Struct):
-    gamePk: int | UnsetType = UNSET  # noqa: N815
-    metaData: _MetaData | UnsetType = UNSET  # noqa: N815
-    gameData: _GameData | UnsetType = UNSET  # noqa: N815
-    liveData: _LiveData | UnsetType = UNSET  # noqa: N815
-
-
 class _AnyJson(msgspec.Struct):
     """No fields: decoding only checks that the bytes are one JSON object."""
 
 
-_FEED = msgspec.json.Decoder(_Feed)
 _SYNTAX = msgspec.json.Decoder(_AnyJson)
 
 
@@ -150,7 +85,7 @@ def check_feed(
     if failure is not None:
         return FeedCheck(failure)
     decoded = decode_feed(payload_json)
-    if not isinstance(decoded, _Feed):
+    if not isinstance(decoded, ValidationView):
         return FeedCheck(decoded)
     for check in (
         check_required_fields(decoded),
@@ -173,10 +108,10 @@ def check_size(payload_json: bytes, max_bytes: int) -> Failure | None:
     return None
 
 
-def decode_feed(payload_json: bytes) -> _Feed | Failure:
+def decode_feed(payload_json: bytes) -> ValidationView | Failure:
     """The fields validated here, or ``unparsable`` / ``wrong_type``."""
     try:
-        return _FEED.decode(payload_json)
+        return decode_validation_view(payload_json)
     except msgspec.ValidationError as e:  # a subclass of DecodeError: first
         type_error = e
     except msgspec.DecodeError as e:
@@ -190,35 +125,35 @@ def decode_feed(payload_json: bytes) -> _Feed | Failure:
     return ErrorClass.WRONG_TYPE, f"payload: {type_error}"
 
 
-def check_required_fields(feed: _Feed) -> Failure | None:
+def check_required_fields(feed: ValidationView) -> Failure | None:
     missing = _first_missing(feed)
     return None if missing is None else (ErrorClass.MISSING_FIELD, f"{missing} is missing")
 
 
-def _first_missing(feed: _Feed) -> str | None:
+def _first_missing(feed: ValidationView) -> str | None:
     if isinstance(feed.gamePk, UnsetType):
         return "gamePk"
-    if isinstance(feed.metaData, UnsetType) or isinstance(feed.metaData.timeStamp, UnsetType):
+    if isinstance(feed.metaData, UnsetType) or isinstance(feed.metaData.time_stamp, UnsetType):
         return "metaData.timeStamp"
     game = feed.gameData
     if isinstance(game, UnsetType) or isinstance(game.status, UnsetType):
         return "gameData.status"
-    if isinstance(game.status.abstractGameState, UnsetType):
+    if isinstance(game.status.abstract_game_state, UnsetType):
         return "gameData.status.abstractGameState"
     live = feed.liveData
     if isinstance(live, UnsetType) or isinstance(live.plays, UnsetType):
         return "liveData.plays"
-    if isinstance(live.plays.allPlays, UnsetType):
+    if isinstance(live.plays.all_plays, UnsetType):
         return "liveData.plays.allPlays"
-    for i, play in enumerate(live.plays.allPlays):
-        if isinstance(play.about, UnsetType) or isinstance(play.about.atBatIndex, UnsetType):
+    for i, play in enumerate(live.plays.all_plays):
+        if isinstance(play.about, UnsetType) or isinstance(play.about.at_bat_index, UnsetType):
             return f"liveData.plays.allPlays[{i}].about.atBatIndex"
     return None
 
 
-def check_timestamp(feed: _Feed) -> Failure | None:
+def check_timestamp(feed: ValidationView) -> Failure | None:
     """The engine parses ``metaData.timeStamp``: a malformed one must not reach it."""
-    stamp = feed.metaData.timeStamp if isinstance(feed.metaData, _MetaData) else UNSET
+    stamp = feed.metaData.time_stamp if not isinstance(feed.metaData, UnsetType) else UNSET
     if isinstance(stamp, str):
         try:
             parse_feed_timestamp(stamp)
@@ -227,7 +162,7 @@ def check_timestamp(feed: _Feed) -> Failure | None:
     return None
 
 
-def check_game_pk(feed: _Feed, key: bytes | None, envelope_game_pk: int) -> Failure | None:
+def check_game_pk(feed: ValidationView, key: bytes | None, envelope_game_pk: int) -> Failure | None:
     game_pk = feed.gamePk
     if game_pk != envelope_game_pk:
         return ErrorClass.GAME_PK_MISMATCH, (
@@ -238,7 +173,7 @@ def check_game_pk(feed: _Feed, key: bytes | None, envelope_game_pk: int) -> Fail
     return None
 
 
-def check_score(feed: _Feed) -> Failure | None:
+def check_score(feed: ValidationView) -> Failure | None:
     line = _linescore(feed)
     if line is None or line.teams is None:
         return None
@@ -255,30 +190,34 @@ def check_score(feed: _Feed) -> Failure | None:
     return None
 
 
-def check_counts(feed: _Feed) -> Failure | None:
+def check_counts(feed: ValidationView) -> Failure | None:
     line = _linescore(feed)
     if line is not None:
-        failure = _impossible_count(line, "liveData.linescore")
+        failure = _impossible_count(line.balls, line.strikes, line.outs, "liveData.linescore")
         if failure is not None:
             return failure
-    if not isinstance(feed.liveData, _LiveData) or not isinstance(feed.liveData.plays, _Plays):
+    if isinstance(feed.liveData, UnsetType) or isinstance(feed.liveData.plays, UnsetType):
         return None
     plays = feed.liveData.plays
     current = plays.currentPlay
-    if current is not None and current.count is not None:
-        failure = _impossible_count(current.count, "liveData.plays.currentPlay.count")
+    if isinstance(current, PlayCheck) and current.count is not None:
+        count = current.count
+        where = "liveData.plays.currentPlay.count"
+        failure = _impossible_count(count.balls, count.strikes, count.outs, where)
         if failure is not None:
             return failure
-    for i, play in enumerate(plays.allPlays or ()):
+    for i, play in enumerate(plays.allPlays):
         if play.count is not None:
-            failure = _impossible_count(play.count, f"liveData.plays.allPlays[{i}].count")
+            count, where = play.count, f"liveData.plays.allPlays[{i}].count"
+            failure = _impossible_count(count.balls, count.strikes, count.outs, where)
             if failure is not None:
                 return failure
     return None
 
 
-def _impossible_count(count: _Count, where: str) -> Failure | None:
-    balls, strikes, outs = count.balls, count.strikes, count.outs
+def _impossible_count(
+    balls: int | None, strikes: int | None, outs: int | None, where: str
+) -> Failure | None:
     if (
         (balls is not None and not 0 <= balls <= MAX_BALLS)
         or (strikes is not None and not 0 <= strikes <= MAX_STRIKES)
@@ -291,11 +230,11 @@ def _impossible_count(count: _Count, where: str) -> Failure | None:
     return None
 
 
-def check_at_bat_indexes(feed: _Feed) -> Failure | None:
-    if not isinstance(feed.liveData, _LiveData) or not isinstance(feed.liveData.plays, _Plays):
+def check_at_bat_indexes(feed: ValidationView) -> Failure | None:
+    if isinstance(feed.liveData, UnsetType) or isinstance(feed.liveData.plays, UnsetType):
         return None
-    for i, play in enumerate(feed.liveData.plays.allPlays or ()):
-        index = play.about.atBatIndex if isinstance(play.about, _About) else UNSET
+    for i, play in enumerate(feed.liveData.plays.allPlays):
+        index = play.about.at_bat_index if isinstance(play.about, AtBat) else UNSET
         if index != i:
             return ErrorClass.AT_BAT_INDEX, (
                 f"liveData.plays.allPlays[{i}].about.atBatIndex is {index}, expected {i} "
@@ -304,12 +243,12 @@ def check_at_bat_indexes(feed: _Feed) -> Failure | None:
     return None
 
 
-def _linescore(feed: _Feed) -> _Linescore | None:
-    return feed.liveData.linescore if isinstance(feed.liveData, _LiveData) else None
+def _linescore(feed: ValidationView) -> Linescore | None:
+    return feed.liveData.linescore if not isinstance(feed.liveData, UnsetType) else None
 
 
-def _official_date(feed: _Feed) -> date | None:
-    if not isinstance(feed.gameData, _GameData) or feed.gameData.datetime is None:
+def _official_date(feed: ValidationView) -> date | None:
+    if isinstance(feed.gameData, UnsetType) or feed.gameData.datetime is None:
         return None
     official = feed.gameData.datetime.officialDate
     try:

@@ -10,12 +10,11 @@ duplicate or unchanged snapshot) changes nothing and emits nothing.
 
 Revisions and retractions are honoured by :mod:`flows.game.boxscore`'s fold (latest version of
 each ``event_id``; a retraction removes it). The state is released after Final with the
-rule of :mod:`flows.stats.release`.
+rule of :mod:`flows.game.release`.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -23,10 +22,10 @@ import msgspec
 from flows.game import boxscore
 from flows.game.batches import EventBatch
 from flows.game.events import GameEvent
-from flows.game.snapshot_diff import Tick
-from flows.stats.release import DEFAULT_GRACE, final_ts_after, is_released, time_of
+from flows.game.release import final_ts_after, releasing, source_ts_of
+from flows.game.status import is_final
 
-__all__ = ["GameBoxState", "InningLine", "LiveStats", "innings_of", "live_step"]
+__all__ = ["GameBoxState", "InningLine", "LiveStats", "fold_batch", "innings_of", "live_step"]
 
 
 class InningLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,7 +59,7 @@ class LiveStats(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def is_final(self) -> bool:
-        return self.abstractGameState == "Final"
+        return is_final(self.abstractGameState)
 
     @property
     def linescore(self) -> dict[str, Any]:
@@ -114,18 +113,10 @@ def _live_stats(state: GameBoxState, game_pk: int, source_ts: str) -> LiveStats:
     )
 
 
-def live_step(
-    state: GameBoxState | None, item: EventBatch | Tick, grace: timedelta = DEFAULT_GRACE
-) -> tuple[GameBoxState | None, list[LiveStats]]:
-    """Fold one batch; emit the game's :class:`LiveStats` if the batch had events.
-
-    Returns ``None`` as the state (Bytewax forgets the game) once the game has been Final
-    for ``grace`` at the item's time.
-    """
-    if isinstance(item, Tick):
-        if state is None or is_released(state.final_ts, item.now, grace):
-            return None, []
-        return state, []
+def fold_batch(
+    state: GameBoxState | None, item: EventBatch
+) -> tuple[GameBoxState, list[LiveStats]]:
+    """Fold one batch; emit the game's :class:`LiveStats` if the batch had events."""
     if state is None:
         state = GameBoxState(box=boxscore.initialize())
     for event in item.events:
@@ -137,6 +128,10 @@ def live_step(
                 state.detailed_state = event.detailedState
         state.final_ts = final_ts_after(state.final_ts, event)
     out = [_live_stats(state, item.game_pk, item.source_ts)] if item.events else []
-    if item.source_ts and is_released(state.final_ts, time_of(item.source_ts), grace):
-        return None, out
     return state, out
+
+
+live_step = releasing(fold_batch, source_ts_of)
+"""The mapper ``(state, batch | Tick, grace)``: :func:`fold_batch`, returning ``None`` as the
+state (Bytewax forgets the game) once the game has been Final for ``grace`` at the batch's
+``source_ts`` or the ``Tick``'s ``now`` (:mod:`flows.game.release`)."""

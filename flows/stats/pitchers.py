@@ -36,8 +36,7 @@ import msgspec
 
 from flows.game.batches import EventBatch
 from flows.game.events import PitchEvent, Retraction
-from flows.game.snapshot_diff import Tick
-from flows.stats.release import DEFAULT_GRACE, final_ts_after, is_released, time_of
+from flows.game.release import final_ts_after, releasing, source_ts_of
 
 __all__ = [
     "EPOCH",
@@ -51,6 +50,7 @@ __all__ = [
     "RollingState",
     "agg",
     "event_time",
+    "fold_pitches",
     "initialize",
     "pitcher_step",
     "result",
@@ -216,14 +216,10 @@ def _apply(state: PitcherGameState, event: PitchEvent | Retraction, touched: set
         state.pitches[event.event_id] = new
 
 
-def pitcher_step(
-    state: PitcherGameState | None, item: EventBatch | Tick, grace: timedelta = DEFAULT_GRACE
-) -> tuple[PitcherGameState | None, list[PitcherStats]]:
+def fold_pitches(
+    state: PitcherGameState | None, item: EventBatch
+) -> tuple[PitcherGameState, list[PitcherStats]]:
     """Fold one batch; emit :class:`PitcherStats` for each pitcher whose pitches changed."""
-    if isinstance(item, Tick):
-        if state is None or is_released(state.final_ts, item.now, grace):
-            return None, []
-        return state, []
     if state is None:
         state = PitcherGameState()
     touched: set[int] = set()
@@ -244,6 +240,9 @@ def pitcher_step(
             for record in sorted(by_pitcher[pitcher_id], key=lambda r: r.order):
                 agg(rolling, record)
             out.append(result(rolling, item.game_pk, pitcher_id, item.source_ts))
-    if item.source_ts and is_released(state.final_ts, time_of(item.source_ts), grace):
-        return None, out
     return state, out
+
+
+pitcher_step = releasing(fold_pitches, source_ts_of)
+"""The mapper ``(state, batch | Tick, grace)``: :func:`fold_pitches`, released after Final
+like every per-game step (:mod:`flows.game.release`)."""

@@ -29,14 +29,13 @@ window's figures are not re-emitted: its record is final when written.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import msgspec
 
 from flows.game.events import Event, PitchEvent, PlayEvent, Retraction
-from flows.game.snapshot_diff import Tick
+from flows.game.release import final_ts_after, releasing, source_ts_of
 from flows.stats.pitchers import event_time
-from flows.stats.release import DEFAULT_GRACE, final_ts_after, is_released, time_of
 
 __all__ = [
     "WindowAcc",
@@ -44,6 +43,7 @@ __all__ = [
     "WindowItem",
     "WindowStats",
     "agg",
+    "feed_event",
     "initialize",
     "merge",
     "result",
@@ -166,14 +166,10 @@ def _tombstone(event: Event, at: datetime) -> WindowItem:
     )
 
 
-def window_feed_step(
-    state: WindowFeedState | None, item: Event | Tick, grace: timedelta = DEFAULT_GRACE
-) -> tuple[WindowFeedState | None, list[WindowItem]]:
+def feed_event(
+    state: WindowFeedState | None, item: Event
+) -> tuple[WindowFeedState, list[WindowItem]]:
     """One event of a game → the window items it changes (see the module docstring)."""
-    if isinstance(item, Tick):
-        if state is None or is_released(state.final_ts, item.now, grace):
-            return None, []
-        return state, []
     if state is None:
         state = WindowFeedState()
     state.final_ts = final_ts_after(state.final_ts, item)
@@ -189,6 +185,9 @@ def window_feed_step(
             out.append(_tombstone(item, previous[0]))
         state.sent[item.event_id] = (at, content)
         out.append(_item(item, at, content, 1))
-    if item.source_ts and is_released(state.final_ts, time_of(item.source_ts), grace):
-        return None, out
     return state, out
+
+
+window_feed_step = releasing(feed_event, source_ts_of)
+"""The mapper ``(state, event | Tick, grace)``: :func:`feed_event`, released after Final
+like every per-game step (:mod:`flows.game.release`)."""

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from sim.corpus import Corpus
+    from sim.replay_server import FaultKind, FaultRule
 
 
 def replay_server(
@@ -31,33 +36,17 @@ def replay_server(
 
     from mlbsts.settings import get_settings
     from sim.corpus import Corpus
-    from sim.replay_server import (
-        FaultPlan,
-        FaultRule,
-        ReplayClock,
-        ReplayServer,
-        start_of_day,
-    )
+    from sim.replay_server import FaultPlan, ReplayClock, ReplayServer
 
     corpus = Corpus(get_settings().data_dir, every=every)
-    if start is not None:
-        begin = datetime.fromisoformat(start)
-    elif day is not None:
-        begin = start_of_day(corpus, date.fromisoformat(day))
-    else:
-        first = min(t.times[0] for pk in corpus.game_pks if (t := corpus.timeline(pk)))
-        begin = first
-    rules = [
-        FaultRule(kind, every_n, burst)  # type: ignore[arg-type]
-        for kind, every_n in (
-            ("429", fault_429),
-            ("500", fault_500),
-            ("drop", fault_drop),
-            ("slow", fault_slow),
-        )
-        if every_n > 0
-    ]
-    faults = FaultPlan(rules=rules, slow_s=slow_s, retry_after_s=retry_after)
+    begin = _clock_start(corpus, start, day)
+    every_n: dict[FaultKind, int] = {
+        "429": fault_429,
+        "500": fault_500,
+        "drop": fault_drop,
+        "slow": fault_slow,
+    }
+    faults = FaultPlan(rules=_fault_rules(every_n, burst), slow_s=slow_s, retry_after_s=retry_after)
     server = ReplayServer(
         corpus, ReplayClock(begin, speed, paused=wait_for_client), port=port, faults=faults
     )
@@ -74,3 +63,22 @@ def replay_server(
         pass
     finally:
         server.stop()
+
+
+def _clock_start(corpus: Corpus, start: str | None, day: str | None) -> datetime:
+    """Where the simulated clock starts: ``--start``, else just before the first game of
+    ``--date``, else the first pitch of the corpus."""
+    from sim.replay_server import start_of_day
+
+    if start is not None:
+        return datetime.fromisoformat(start)
+    if day is not None:
+        return start_of_day(corpus, date.fromisoformat(day))
+    return min(t.times[0] for pk in corpus.game_pks if (t := corpus.timeline(pk)))
+
+
+def _fault_rules(every_n: dict[FaultKind, int], burst: int) -> list[FaultRule]:
+    """One periodic rule per fault kind asked for (``every`` > 0)."""
+    from sim.replay_server import FaultRule
+
+    return [FaultRule(kind, n, burst) for kind, n in every_n.items() if n > 0]

@@ -42,7 +42,7 @@ from sim.simulate import simulate
 from tests.conftest import corpus_feed_paths, load_fixture_feed
 from tests.integration.conftest import unique
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.corpus]
 
 EVERY = 2
 RUN_TIMEOUT_S = 240

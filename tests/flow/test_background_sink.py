@@ -20,6 +20,8 @@ from connectors.kafka_io import CheckedKafkaSink, KafkaDeliveryError, OutRecord
 from flows.live_stats import _output_if
 from mlbsts.paths import PROJECT_ROOT
 
+pytestmark = pytest.mark.flow
+
 
 class _Recorder(DynamicSink[str]):
     """Records every write (one list per call); optionally slow, failing or gated."""

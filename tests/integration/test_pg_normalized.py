@@ -3,6 +3,9 @@
 Migrations 0001 and 0002* are applied into the test's schema; a real game's snapshots
 (``simulate(feed, 10)``) go through the snapshot diff and into the sinks, exactly as the
 flow hands them over (one ``EventBatch`` per snapshot, one ``AcceptedSnapshot`` each).
+This file holds the tables' tests and the helpers (and ``dsn`` fixture) of the others:
+``test_pg_normalized_views.py`` (box score views) and ``test_pg_normalized_rejects.py``
+(rows the database refuses).
 """
 
 from __future__ import annotations
@@ -20,27 +23,24 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from connectors import pg_game_rows as gr
 from connectors import pg_game_tables as gt
 from connectors import pg_normalized as pn
-from connectors.postgres import PostgresError
-from connectors.raw_sinks import RawPostgresSink
+from connectors import pg_upsert
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.batches import EventBatch
-from flows.game.boxscore import BATTING_FIELDS, PITCHING_FIELDS
-from flows.game.dead_letters import DeadLetter, ErrorClass
 from flows.game.envelope import make_envelope, official_date_of
 from flows.game.events import Event, GameEvent, PlayEvent, Retraction
 from flows.game.snapshot_diff import GameState, step
 from mlbsts.settings import Settings
 from sim.simulate import simulate
-from tests.unit.official_boxscore import official_lines
 
 pytestmark = pytest.mark.integration
 
 JSON = dict[str, Any]
 Conn = psycopg.Connection[tuple[object, ...]]
 SQL_DIR = Path(__file__).parents[2] / "sql"
-ALL_TABLES = (*pn.EVENT_TABLES, *gt.GAME_TABLES)
+ALL_TABLES = (*pn.EVENT_TABLES, *gr.GAME_TABLES)
 CORPUS_GAMES = ("718096", "746551")  # two reviews, no save; a repeated runner entry
 
 
@@ -169,7 +169,7 @@ def test_real_game_fills_every_table(dsn: str, fixture_feed: JSON) -> None:
     assert len(dump["players"]) == len(gd["players"])
     assert len(dump["linescore_innings"]) == 2 * len(ld["linescore"]["innings"])
     assert len(dump["game_officials"]) == len(ld["boxscore"]["officials"])
-    assert dump["games"][0][gt.GAMES.columns.index("detailed_state")] == "Final"
+    assert dump["games"][0][gr.GAMES.columns.index("detailed_state")] == "Final"
     final_ts = fixture_feed["metaData"]["timeStamp"]
     assert dump["game_decisions"] == [(744914, 686613, 684320, 623352, final_ts)]
     with psycopg.connect(dsn) as conn:
@@ -244,7 +244,7 @@ def test_retraction_guard(dsn: str, fixture_feed: JSON) -> None:
         ).fetchone()
 
     later = "29990101_000000"
-    with pn.connect(dsn, pn.EVENT_TABLES) as conn:
+    with pg_upsert.connect(dsn, pn.EVENT_TABLES) as conn:
         pn.write_events(conn, [play])
         pn.write_events(conn, [retraction(play.revision + 1, play.source_ts)])
         assert state(conn) == (True, play.revision + 1, play.source_ts)
@@ -254,167 +254,3 @@ def test_retraction_guard(dsn: str, fixture_feed: JSON) -> None:
         assert state(conn) == (False, 0, later)  # a newer feed brought it back
         pn.write_events(conn, [retraction(9, play.source_ts)])  # old retraction: ignored
         assert state(conn) == (False, 0, later)
-
-
-def _view(dsn: str, view: str, fields: tuple[str, ...], side: str) -> dict[str, JSON]:
-    columns = sql.SQL(", ").join(map(sql.Identifier, fields))
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            sql.SQL("SELECT person_id, {} FROM {} WHERE side = %s").format(
-                columns, sql.Identifier(view)
-            ),
-            (side,),
-        ).fetchall()
-    return {str(r[0]): dict(zip(fields, r[1:], strict=True)) for r in rows}
-
-
-def _assert_views_official(dsn: str, feed: JSON) -> None:
-    compared = 0
-    for view, category, fields in (
-        ("boxscore_batting", "batting", BATTING_FIELDS),
-        ("boxscore_pitching", "pitching", PITCHING_FIELDS),
-    ):
-        for side in ("home", "away"):
-            official = {
-                person: {f: stats[f] for f in fields}
-                for person, stats in official_lines(feed, side, category).items()
-            }
-            assert _view(dsn, view, fields, side) == official, (view, side)
-            compared += sum(len(line) for line in official.values())
-    assert compared > 250  # every official field of every player (279 in the fixture)
-
-
-def test_box_score_views_equal_official_fixture(dsn: str, fixture_feed: JSON) -> None:
-    snapshots = _snapshots(fixture_feed)
-    _write(dsn, _batches(snapshots), snapshots, per_item=True)
-    _assert_views_official(dsn, fixture_feed)
-
-
-def test_box_score_views_with_faults_and_scoring_corrections(dsn: str, fixture_feed: JSON) -> None:
-    snapshots = _snapshots(fixture_feed, 3, **PERTURBED)
-    batches = _batches(snapshots)
-    assert any(e.revision > 0 for b in batches for e in b.events if not isinstance(e, GameEvent))
-    events = pn.NormalizedEventsSink(dsn).build("events", 0, 1)
-    try:
-        events.write_batch(batches)
-    finally:
-        events.close()
-    _assert_views_official(dsn, fixture_feed)
-
-
-def test_box_score_views_exclude_retracted_rows(dsn: str, fixture_feed: JSON) -> None:
-    snapshots = _snapshots(fixture_feed)
-    batches = _batches(snapshots)
-    _write(dsn, batches, snapshots, per_item=False)
-    hit = next(
-        e for b in batches for e in b.events if isinstance(e, PlayEvent) and e.eventType == "single"
-    )
-    side = "away" if hit.halfInning == "top" else "home"
-    official = official_lines(fixture_feed, side, "batting")[str(hit.batterId)]
-    later = "29990101_000000"
-    gone = Retraction(
-        event_id=hit.event_id, gamePk=hit.gamePk, revision=0, source_ts=later, retracted_kind="play"
-    )
-    with pn.connect(dsn, pn.EVENT_TABLES) as conn:
-        pn.write_events(conn, [gone])
-        line = _view(dsn, "boxscore_batting", BATTING_FIELDS, side)[str(hit.batterId)]
-        assert (line["hits"], line["atBats"]) == (official["hits"] - 1, official["atBats"] - 1)
-        back = msgspec.structs.replace(hit, revision=1, source_ts=later)
-        pn.write_events(conn, [back])
-    _assert_views_official(dsn, fixture_feed)
-
-
-@pytest.mark.corpus
-@pytest.mark.parametrize("game", CORPUS_GAMES)
-def test_box_score_views_equal_official_corpus(dsn: str, data_dir: Path, game: str) -> None:
-    feed: JSON = orjson.loads((data_dir / "mlb" / "feed_live" / f"{game}.json").read_bytes())
-    snapshots = _snapshots(feed)
-    batches = _batches(snapshots)
-    _write(dsn, batches, snapshots, per_item=False)
-    _assert_views_official(dsn, feed)
-    reviews = sum(1 for p in feed["liveData"]["plays"]["allPlays"] if p.get("reviewDetails"))
-    assert len(_dump(dsn)["reviews"]) == reviews > 0
-    assert any(isinstance(e, GameEvent) for b in batches for e in b.events)
-
-
-def _with_nul(body: bytes) -> bytes:
-    """The same real snapshot with a NUL character in the venue's name: valid JSON that
-    passes validation, but PostgreSQL refuses it in JSONB (SQLSTATE 22P05) and in text."""
-    feed = orjson.loads(body)
-    feed["gameData"]["venue"]["name"] += "\u0000"
-    return orjson.dumps(feed)
-
-
-def test_raw_sink_sends_a_row_the_database_refuses_to_the_dead_letters(
-    dsn: str, fixture_feed: JSON
-) -> None:
-    first, middle, last = _snapshots(fixture_feed, every=30)[:3]
-    bad = _accepted(_with_nul(middle))
-    letters: list[DeadLetter] = []
-    sink = RawPostgresSink(dsn, letters.append).build("raw", 0, 1)
-    try:
-        sink.write_batch([_accepted(first), bad, _accepted(last)])
-    finally:
-        sink.close()
-    with psycopg.connect(dsn) as conn:
-        stored = [r[0] for r in conn.execute("SELECT feed_timestamp FROM raw_game_snapshots")]
-    stamp = orjson.loads(middle)["metaData"]["timeStamp"]
-    assert sorted(stored) == sorted(orjson.loads(b)["metaData"]["timeStamp"] for b in (first, last))
-    assert [(d.error_class, d.gamePk) for d in letters] == [
-        (ErrorClass.DB_REJECTED, fixture_feed["gamePk"])
-    ]
-    assert "raw_game_snapshots" in letters[0].reason and stamp in letters[0].reason
-
-
-def test_game_tables_sink_sends_a_refused_snapshot_to_the_dead_letters(
-    dsn: str, fixture_feed: JSON
-) -> None:
-    snapshots = _snapshots(fixture_feed, every=30)
-    letters: list[DeadLetter] = []
-    sink = gt.GameTablesSink(dsn, letters.append).build("games", 0, 1)
-    try:
-        sink.write_batch([_accepted(_with_nul(snapshots[0]))])
-        assert [d.error_class for d in letters] == [ErrorClass.DB_REJECTED]
-        assert _dump(dsn)["games"] == []
-        sink.write_batch([_accepted(snapshots[-1])])  # the flow goes on
-    finally:
-        sink.close()
-    assert len(_dump(dsn)["games"]) == 1 and len(letters) == 1
-
-
-def test_without_a_dead_letter_producer_a_refused_row_stops_the_sink(
-    dsn: str, fixture_feed: JSON
-) -> None:
-    sink = RawPostgresSink(dsn).build("raw", 0, 1)
-    try:
-        with pytest.raises(PostgresError, match="raw_game_snapshots"):
-            sink.write_batch([_accepted(_with_nul(_snapshots(fixture_feed)[0]))])
-    finally:
-        sink.close()
-
-
-def test_events_sink_sends_a_refused_snapshots_events_to_the_dead_letters(
-    dsn: str, fixture_feed: JSON
-) -> None:
-    first, second = _snapshots(fixture_feed, every=30)[:2]
-    feed = orjson.loads(second)
-    play = next(
-        p for p in reversed(feed["liveData"]["plays"]["allPlays"]) if p["result"].get("description")
-    )
-    play["result"]["description"] += "\u0000"  # PostgreSQL text cannot hold NUL
-    # (a newer snapshot mending the play would supersede the bad row before it is written)
-    batches = _batches([first, orjson.dumps(feed)])
-    assert all(b.events for b in batches)
-    letters: list[DeadLetter] = []
-    sink = pn.NormalizedEventsSink(dsn, letters.append).build("events", 0, 1)
-    try:
-        sink.write_batch(batches)
-    finally:
-        sink.close()
-    assert [(d.error_class, d.gamePk) for d in letters] == [
-        (ErrorClass.DB_REJECTED, fixture_feed["gamePk"])
-    ]
-    assert f"events of snapshot {batches[1].source_ts}" in letters[0].reason
-    with psycopg.connect(dsn) as conn:
-        stored = {row[0] for row in conn.execute("SELECT event_id FROM plays")}
-    assert {e.event_id for e in batches[0].events if isinstance(e, PlayEvent)} <= stored

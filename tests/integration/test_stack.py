@@ -59,7 +59,7 @@ def consume_partition0(settings: Settings, topic: str, want: int) -> list[bytes]
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     """``mlbsts stack ARGS`` in a fresh interpreter: exit code and output as a user sees them."""
     return subprocess.run(
-        [sys.executable, "-m", "mlbsts.cli", "stack", *args],
+        [sys.executable, "-m", "mlbsts.commands.cli", "stack", *args],
         capture_output=True,
         text=True,
         timeout=300,

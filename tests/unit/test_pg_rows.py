@@ -9,11 +9,13 @@ import msgspec
 import orjson
 import pytest
 
+from connectors import pg_game_rows as gr
 from connectors import pg_game_tables as gt
-from connectors import pg_normalized as pn
+from connectors import pg_rows as pn
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.envelope import SnapshotEnvelope
 from flows.game.events import Event, GameEvent, PitchEvent, PlayEvent, Retraction, RunnerEvent
+from flows.game.feed_views import decode_game_tables_view
 from flows.game.snapshot_diff import GameState, step
 from sim.simulate import simulate
 
@@ -168,13 +170,13 @@ def test_tolerant_getters() -> None:
 
 
 def test_snapshot_rows_of_the_final_feed(fixture_feed: JSON) -> None:
-    snap = gt.decode_snapshot(orjson.dumps(fixture_feed))
-    built = gt.snapshot_rows(snap, GAME_DATE)
-    by_name = {t.name: t for t in gt.GAME_TABLES}
+    snap = decode_game_tables_view(orjson.dumps(fixture_feed))
+    built = gr.snapshot_rows(snap, GAME_DATE)
+    by_name = {t.name: t for t in gr.GAME_TABLES}
     for name, rows in built.rows.items():
         for row in rows:
             _as_dict(by_name[name], row)
-    game = _as_dict(gt.GAMES, built.rows["games"][0])
+    game = _as_dict(gr.GAMES, built.rows["games"][0])
     gd, ld = fixture_feed["gameData"], fixture_feed["liveData"]
     assert game["game_pk"] == 744914
     assert game["game_date"] == GAME_DATE
@@ -188,10 +190,10 @@ def test_snapshot_rows_of_the_final_feed(fixture_feed: JSON) -> None:
     assert len(built.rows["teams"]) == 2
     assert len(built.rows["linescore_innings"]) == 2 * len(ld["linescore"]["innings"])
     assert len(built.rows["game_officials"]) == len(ld["boxscore"]["officials"])
-    decisions = _as_dict(gt.GAME_DECISIONS, built.rows["game_decisions"][0])
+    decisions = _as_dict(gr.GAME_DECISIONS, built.rows["game_decisions"][0])
     assert decisions["winner_id"] == ld["decisions"]["winner"]["id"]
     assert decisions["save_id"] == ld["decisions"]["save"]["id"]
-    lists = [_as_dict(gt.GAME_ROSTER_LISTS, r) for r in built.rows["game_roster_lists"]]
+    lists = [_as_dict(gr.GAME_ROSTER_LISTS, r) for r in built.rows["game_roster_lists"]]
     home_order = [r["player_id"] for r in lists if r["side"] == "home"]
     assert home_order[:9] == ld["boxscore"]["teams"]["home"]["battingOrder"]
     bullpen = {r["player_id"] for r in lists if r["list_name"] == "bullpen"}
@@ -200,10 +202,10 @@ def test_snapshot_rows_of_the_final_feed(fixture_feed: JSON) -> None:
 
 def test_snapshot_without_decisions(fixture_feed: JSON) -> None:
     early = simulate(fixture_feed, 10)[2]
-    built = gt.snapshot_rows(gt.decode_snapshot(orjson.dumps(early)), GAME_DATE)
+    built = gr.snapshot_rows(decode_game_tables_view(orjson.dumps(early)), GAME_DATE)
     assert built.rows["game_decisions"] == []
     assert built.source_ts == early["metaData"]["timeStamp"]
-    assert built.rows["games"][0][gt.GAMES.columns.index("detailed_state")] == "In Progress"
+    assert built.rows["games"][0][gr.GAMES.columns.index("detailed_state")] == "In Progress"
 
 
 def _accepted(game_pk: int, ts: str | None) -> AcceptedSnapshot:

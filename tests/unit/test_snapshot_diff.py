@@ -26,7 +26,8 @@ from flows.game.events import (
     decode_event,
     encode_event,
 )
-from flows.game.snapshot_diff import GameState, SnapshotError, Tick, flow_step, is_expired, step
+from flows.game.release import Tick, is_released
+from flows.game.snapshot_diff import GameState, SnapshotError, flow_step, step
 
 pytestmark = pytest.mark.unit
 
@@ -330,13 +331,13 @@ def test_state_released_after_grace(fixture_feed: JSON) -> None:
     live["gameData"] = {**fixture_feed["gameData"], "status": {"abstractGameState": "Live"}}
     state, _ = step(None, live)
     assert state.final_ts is None
-    assert not is_expired(state, parse_feed_timestamp(final_ts) + timedelta(days=30))
+    assert not is_released(state.final_ts, parse_feed_timestamp(final_ts) + timedelta(days=30))
     state, _ = step(state, fixture_feed)
     assert state.final_ts == final_ts
     end = parse_feed_timestamp(final_ts)
     grace = timedelta(hours=2)
-    assert not is_expired(state, end + grace - timedelta(seconds=1), grace)
-    assert is_expired(state, end + grace, grace)
+    assert not is_released(state.final_ts, end + grace - timedelta(seconds=1), grace)
+    assert is_released(state.final_ts, end + grace, grace)
     kept, _ = flow_step(state, Tick(end + timedelta(minutes=5)), grace)
     assert kept is state
     released, events = flow_step(state, Tick(end + grace), grace)

@@ -9,10 +9,11 @@ import msgspec
 import pytest
 
 from flows.game.batches import EventBatch
+from flows.game.envelope import parse_feed_timestamp
 from flows.game.events import PitchEvent, Retraction
-from flows.game.snapshot_diff import Tick, step
+from flows.game.release import Tick
+from flows.game.snapshot_diff import step
 from flows.stats.live_box import GameBoxState, LiveStats, live_step
-from flows.stats.release import time_of
 from sim.simulate import simulate
 from tests.unit.official_boxscore import differences, official_lines
 
@@ -139,7 +140,7 @@ def test_state_is_released_after_final_plus_grace(fixture_feed: JSON) -> None:
     batches = batches_of(fixture_feed, 50)
     state, _ = run(batches)
     assert state is not None and state.final_ts is not None
-    final = time_of(state.final_ts)
+    final = parse_feed_timestamp(state.final_ts)
     assert live_step(state, Tick(now=final + timedelta(minutes=30)))[0] is state
     assert live_step(state, Tick(now=final + timedelta(hours=2)))[0] is None
     late_ts = (final + timedelta(hours=3)).strftime("%Y%m%d_%H%M%S")

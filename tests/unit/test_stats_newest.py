@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from flows.game.newest import newest_per_key
+
+pytestmark = pytest.mark.unit
 
 
 @dataclass(frozen=True)

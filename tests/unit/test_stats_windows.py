@@ -14,7 +14,7 @@ import msgspec
 import pytest
 
 from flows.game.events import Event, GameEvent, PitchEvent, PlayEvent, Retraction
-from flows.game.snapshot_diff import Tick
+from flows.game.release import Tick
 from flows.stats import windows as win
 from flows.stats.pitchers import window_start
 from tests.unit.test_stats_live_box import batches_of

@@ -9,7 +9,8 @@ import orjson
 import pytest
 
 from flows.game.envelope import parse_feed_timestamp
-from flows.game.snapshot_diff import DEFAULT_GRACE, flow_step
+from flows.game.release import DEFAULT_GRACE
+from flows.game.snapshot_diff import flow_step
 from flows.ticking import TickingLogic
 from sim.simulate import simulate
 

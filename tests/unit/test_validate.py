@@ -3,31 +3,25 @@
 Every corruption below starts from a real snapshot (game 744914, kept in the repository,
 final or as simulated mid-game) and breaks exactly one thing; the comment of each case
 says what. Real feeds of every season and every simulated snapshot of them must pass.
+The flow's first step (envelope, bounded inflate, validation) is tested in
+``test_validate_decode.py``.
 """
 
 from __future__ import annotations
 
-import gzip
 import pickle
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from bytewax.connectors.kafka import KafkaSourceMessage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.envelope_serde import encode_envelope
-from flows.game.accepted import AcceptedSnapshot
-from flows.game.dead_letters import DeadLetter, ErrorClass
-from flows.game.envelope import SnapshotEnvelope, make_envelope
+from flows.game.dead_letters import ErrorClass
 from flows.game.snapshot_diff import SnapshotError, step
 from flows.game.validate import validate_feed
-from flows.snapshot_decode import decode_snapshot
-from mlbsts import topics
 from sim.simulate import simulate
 from tests.conftest import FIXTURE_GAME_PK, corpus_feed_paths, load_fixture_feed
 
@@ -334,79 +328,3 @@ def test_a_random_single_field_corruption_never_raises(
     if failure is not None:
         error_class, reason = failure
         assert isinstance(error_class, ErrorClass) and reason
-
-
-# --- the flow's first step: envelope, bounded inflate, validation ------------------------
-
-
-def _message(
-    envelope: SnapshotEnvelope, key: bytes = KEY
-) -> KafkaSourceMessage[bytes | None, bytes | None]:
-    return KafkaSourceMessage(
-        key=key,
-        value=encode_envelope(envelope),
-        topic=topics.RAW_GAME_SNAPSHOTS,
-        partition=2,
-        offset=41,
-    )
-
-
-def _envelope(body: bytes) -> SnapshotEnvelope:
-    return make_envelope(
-        game_pk=FIXTURE_GAME_PK,
-        body=body,
-        source_url="https://statsapi.mlb.com/api/v1.1/game/744914/feed/live",
-        status_code=200,
-        captured_at=datetime(2024, 7, 1, 20, tzinfo=UTC),
-        feed=MID_GAME,
-    )
-
-
-def test_decode_snapshot_accepts_a_real_snapshot_with_its_official_date() -> None:
-    accepted = decode_snapshot(_message(_envelope(orjson.dumps(MID_GAME))))
-    assert isinstance(accepted, AcceptedSnapshot)
-    assert accepted.game_date.isoformat() == MID_GAME["gameData"]["datetime"]["officialDate"]
-    assert orjson.loads(accepted.payload_json) == MID_GAME
-
-
-def test_decode_snapshot_refuses_with_the_class_and_the_original_bytes() -> None:
-    msg = _message(_envelope(_delete("liveData.plays.allPlays", MID_GAME)()), key=b"744914")
-    letter = decode_snapshot(msg)
-    assert isinstance(letter, DeadLetter)
-    assert (letter.error_class, letter.gamePk) == (ErrorClass.MISSING_FIELD, FIXTURE_GAME_PK)
-    assert (letter.source_topic, letter.source_partition, letter.source_offset) == (
-        topics.RAW_GAME_SNAPSHOTS,
-        2,
-        41,
-    )
-    assert (letter.original_key, letter.original_value) == (msg.key, msg.value)
-
-
-def test_decode_snapshot_does_not_inflate_a_gzip_bomb() -> None:
-    # a real snapshot padded with 17 MiB of spaces: about 17 KB on the log
-    body = orjson.dumps(MID_GAME)[:-1] + b',"padding":"' + b" " * (17 << 20) + b'"}'
-    envelope = _envelope(body)
-    assert len(envelope.payload) < 200_000
-    letter = decode_snapshot(_message(envelope))
-    assert isinstance(letter, DeadLetter) and letter.error_class is ErrorClass.OVERSIZED
-    assert "inflates past" in letter.reason  # refused before inflating it all
-
-
-def test_decode_snapshot_refuses_a_truncated_gzip_payload() -> None:
-    envelope = _envelope(orjson.dumps(MID_GAME))
-    cut = SnapshotEnvelope(
-        **{
-            **{f: getattr(envelope, f) for f in envelope.__struct_fields__},
-            "payload": envelope.payload[:-100],
-        }
-    )
-    letter = decode_snapshot(_message(cut))
-    assert isinstance(letter, DeadLetter) and letter.error_class is ErrorClass.UNPARSABLE
-    multi = SnapshotEnvelope(
-        **{
-            **{f: getattr(envelope, f) for f in envelope.__struct_fields__},
-            "payload": gzip.compress(b'{"gamePk": 744914, ') + gzip.compress(b'"x": 1}'),
-        }
-    )
-    letter = decode_snapshot(_message(multi))  # two gzip members are read as one body
-    assert isinstance(letter, DeadLetter) and letter.error_class is ErrorClass.MISSING_FIELD

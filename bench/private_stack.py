@@ -1,0 +1,83 @@
+"""The benchmark's private stack: a fresh embedded stack beside the dev one.
+
+Each server of the private stack listens on its dev port + ``PORT_OFFSET``. Every port a
+server binds counts, not only its address: SeaweedFS binds its S3 port P, P+1..P+4 and
+each of those + 10000 for gRPC (``mlbsts.stack.s3.weed_ports``), so an offset of 10000
+put the private S3 port on the dev S3's gRPC port and ``make bench`` failed while the dev
+stack was up. ``private_stack`` refuses to start when any port of the two stacks meet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from mlbsts import stack
+from mlbsts.settings import Settings
+from mlbsts.stack.layout import Layout
+from mlbsts.stack.ports import LOOPBACK
+
+#: added to each dev port; below weed's gRPC offset (10000) and small enough that every
+#: port of the default private stack stays under Linux's ephemeral range (32768 and up)
+PORT_OFFSET = 1000
+
+
+def stack_ports(settings: Settings) -> dict[str, tuple[int, ...]]:
+    """Every port each server of the stack of ``settings`` binds, by server name."""
+    layout = Layout(settings.stack_dir)
+    return {srv.name: srv.launch(settings, layout).ports for srv in stack.SERVERS}
+
+
+def shared_ports(a: Settings, b: Settings) -> set[int]:
+    """The ports both stacks would bind (empty when they can run side by side)."""
+    return _all_ports(a) & _all_ports(b)
+
+
+def _all_ports(settings: Settings) -> set[int]:
+    return {port for ports in stack_ports(settings).values() for port in ports}
+
+
+def private_env(dev: Settings, offset: int = PORT_OFFSET) -> dict[str, str]:
+    """The environment that points a process at the private stack beside ``dev``."""
+    port = {srv.name: int(srv.address(dev).rsplit(":", 1)[1]) + offset for srv in stack.SERVERS}
+    return {
+        "MLBSTS_STACK_DIR": str(dev.stack_dir / "bench-stack"),
+        "MLBSTS_KAFKA_BOOTSTRAP_SERVERS": f"{LOOPBACK}:{port['kafka']}",
+        "MLBSTS_S3_ENDPOINT": f"{LOOPBACK}:{port['s3']}",
+        "MLBSTS_POSTGRES_DSN": f"postgresql://mlbsts:mlbsts@{LOOPBACK}:{port['postgres']}/mlbsts",
+        "MLBSTS_REDIS_URL": f"redis://{LOOPBACK}:{port['redis']}/0",
+    }
+
+
+def private_settings(env: dict[str, str]) -> Settings:
+    """The settings of the stack ``env`` (from :func:`private_env`) describes."""
+    return Settings(
+        stack_dir=Path(env["MLBSTS_STACK_DIR"]),
+        kafka_bootstrap_servers=env["MLBSTS_KAFKA_BOOTSTRAP_SERVERS"],
+        s3_endpoint=env["MLBSTS_S3_ENDPOINT"],
+        postgres_dsn=SecretStr(env["MLBSTS_POSTGRES_DSN"]),
+        redis_url=env["MLBSTS_REDIS_URL"],
+    )
+
+
+@contextmanager
+def private_stack(dev: Settings) -> Iterator[tuple[Settings, dict[str, str]]]:
+    """A fresh embedded stack beside the dev one: its settings and the environment that
+    points workers at it. Stopped and deleted on exit."""
+    env = private_env(dev, PORT_OFFSET)
+    private = private_settings(env)
+    clash = shared_ports(dev, private)
+    if clash:
+        raise stack.SettingsError(
+            f"bench: the private stack would bind ports {sorted(clash)} of the dev stack; "
+            "change PORT_OFFSET in bench/private_stack.py or the dev stack's ports"
+        )
+    stack.down(private, purge=True)  # left over from an interrupted run
+    try:
+        stack.up(private)
+        yield private, env
+    finally:
+        stack.down(private, purge=True)

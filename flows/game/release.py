@@ -1,0 +1,148 @@
+"""When a finished game's per-game state is released, pure: one rule and one tick prologue.
+
+Every per-game step of the flow (the snapshot diff, the running box score, the pitchers'
+figures, the window feed) keeps state keyed by gamePk. That state must go once the game
+is over, or a season of finished games stays in memory (bytewax issue #577).
+
+The rule, :func:`is_released`: a game's state is released once an item arrives whose time
+is at least ``grace`` after ``final_ts``, the first ``source_ts`` (``metaData.timeStamp``)
+at which the game was Final (:func:`flows.game.status.is_final`; the statistics read it
+from the diff's status events with :func:`final_ts_after`). The item's time is its feed
+time or, for a :class:`Tick`, the wall clock: after Final, items usually stop, so
+:mod:`flows.ticking` sends each key a ``Tick(now)`` every few minutes.
+
+The tick prologue, :func:`releasing`, turns a step ``(state | None, item) -> (state,
+outputs)`` into the Bytewax mapper ``(state | None, item | Tick, grace) -> (state | None,
+outputs)``: a ``Tick`` only keeps or releases the state; any other item goes to the step,
+and the state is released if the rule holds at the feed time the step names for it.
+``None`` as the state makes Bytewax forget the key. An item arriving after that starts
+again from no state.
+
+Ordering: the statistics are released *no earlier* than the snapshot diff. While the diff
+keeps its state it emits only changed events, and a fold that had forgotten the game would
+rebuild a box score from a fragment. After both have released, the diff's next snapshot
+re-emits every event of the game (revision 0), so the folds start over from a complete set
+and sinks keep the newest ``source_ts``. One rule with one ``grace`` (the flow passes the
+same one to every step) gives that ordering: the diff judges a snapshot at its
+``metaData.timeStamp``, the statistics judge that snapshot's batch at the same
+``source_ts``, and their ``final_ts`` comes from the diff's own Final status event, so it
+is never earlier than the diff's. Ticks are per step and per key, so at a wall-clock
+release the steps may part by up to one tick interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, TypeVar
+
+import msgspec
+
+from flows.game.envelope import parse_feed_timestamp
+from flows.game.events import Event, GameEvent
+from flows.game.status import is_final
+
+__all__ = [
+    "DEFAULT_GRACE",
+    "Finishing",
+    "ReleasingMapper",
+    "Tick",
+    "Timed",
+    "final_ts_after",
+    "is_released",
+    "releasing",
+    "source_ts_of",
+    "utc_now",
+]
+
+DEFAULT_GRACE = timedelta(hours=2)
+
+
+class Tick(msgspec.Struct, frozen=True):
+    """A clock item for a :func:`releasing` mapper: lets a flow release finished games."""
+
+    now: datetime
+
+
+def utc_now() -> datetime:
+    """The wall clock, for flows that build :class:`Tick` items."""
+    return datetime.now(UTC)
+
+
+def is_released(final_ts: str | None, now: datetime, grace: timedelta = DEFAULT_GRACE) -> bool:
+    """True once the game has been Final for at least ``grace`` at ``now``."""
+    return final_ts is not None and now >= parse_feed_timestamp(final_ts) + grace
+
+
+def final_ts_after(final_ts: str | None, event: Event) -> str | None:
+    """``final_ts`` updated by one event: the first ``source_ts`` with status Final."""
+    if (
+        final_ts is None
+        and isinstance(event, GameEvent)
+        and event.action == "status"
+        and is_final(event.abstractGameState)
+    ):
+        return event.source_ts
+    return final_ts
+
+
+class Finishing(Protocol):
+    """A per-game state that knows since when its game is Final (``None``: not yet)."""
+
+    @property
+    def final_ts(self) -> str | None: ...
+
+
+class Timed(Protocol):
+    """An item that carries its feed time (an event batch, an event)."""
+
+    @property
+    def source_ts(self) -> str: ...
+
+
+S = TypeVar("S", bound=Finishing)
+V = TypeVar("V")
+V_contra = TypeVar("V_contra", contravariant=True)
+W = TypeVar("W")
+
+
+class ReleasingMapper(Protocol[S, V_contra, W]):
+    """What :func:`releasing` returns: a ``stateful_flat_map`` mapper that handles ``Tick``."""
+
+    def __call__(
+        self, state: S | None, item: V_contra | Tick, grace: timedelta = ...
+    ) -> tuple[S | None, list[W]]: ...
+
+
+def source_ts_of(_state: object, item: Timed) -> str:
+    """The feed time of an item that carries its own ``source_ts``."""
+    return item.source_ts
+
+
+def releasing(
+    step: Callable[[S | None, V], tuple[S | None, list[W]]],
+    feed_time: Callable[[S, V], str],
+) -> ReleasingMapper[S, V, W]:
+    """``step`` with the tick prologue and the release rule (see the module docstring).
+
+    ``feed_time(state, item)`` is the ``metaData.timeStamp`` at which the state is judged
+    after ``step`` took ``item`` ("" for none: the state is kept). A step that returns
+    ``None`` as the state (it has none to keep) is not judged.
+    """
+
+    def mapper(
+        state: S | None, item: V | Tick, grace: timedelta = DEFAULT_GRACE
+    ) -> tuple[S | None, list[W]]:
+        if isinstance(item, Tick):
+            if state is None or is_released(state.final_ts, item.now, grace):
+                return None, []
+            return state, []
+        state, out = step(state, item)
+        if state is None:
+            return None, out
+        ts = feed_time(state, item)
+        if ts and is_released(state.final_ts, parse_feed_timestamp(ts), grace):
+            return None, out
+        return state, out
+
+    return mapper

@@ -1,0 +1,89 @@
+"""The one typed feed model (``flows.game.feed*``): a field validation must see as absent
+is ``UNSET`` in the shared Struct, and the engine still reads MLB's names with its defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import orjson
+import pytest
+from msgspec import UNSET
+
+from flows.game.feed import decode_head, decode_play
+from flows.game.feed_views import decode_game_tables_view, decode_validation_view
+from tests.conftest import load_fixture_feed
+
+pytestmark = pytest.mark.unit
+
+FEED = load_fixture_feed()
+BODY = orjson.dumps(FEED)
+
+
+def _without(*path: str) -> bytes:
+    feed: Any = orjson.loads(BODY)
+    node = feed
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return orjson.dumps(feed)
+
+
+def test_the_views_read_the_same_real_feed() -> None:
+    head = decode_head(BODY)
+    checked = decode_validation_view(BODY)
+    tables = decode_game_tables_view(BODY)
+    assert head.metaData.timeStamp == tables.metaData.timeStamp == FEED["metaData"]["timeStamp"]
+    assert not isinstance(checked.metaData, type(UNSET))
+    assert checked.metaData.time_stamp == head.metaData.timeStamp
+    assert head.gameData.status == tables.gameData.status
+    assert head.gameData.status.abstractGameState == "Final"
+    assert head.gameData.teams == tables.gameData.teams
+    assert len(head.liveData.plays.allPlays) == len(FEED["liveData"]["plays"]["allPlays"])
+
+
+@pytest.mark.parametrize(
+    ("path", "read"),
+    [
+        (("metaData", "timeStamp"), lambda h: h.metaData.timeStamp),
+        (
+            ("gameData", "status", "abstractGameState"),
+            lambda h: h.gameData.status.abstractGameState,
+        ),
+    ],
+)
+def test_the_engine_reads_an_absent_string_as_empty(path: tuple[str, ...], read: Any) -> None:
+    assert read(decode_head(_without(*path))) == ""
+
+
+def test_validation_sees_what_is_absent() -> None:
+    checked = decode_validation_view(_without("metaData", "timeStamp"))
+    assert not isinstance(checked.metaData, type(UNSET))
+    assert checked.metaData.time_stamp is UNSET
+    plays = decode_validation_view(_without("liveData", "plays", "allPlays")).liveData
+    assert not isinstance(plays, type(UNSET)) and not isinstance(plays.plays, type(UNSET))
+    assert plays.plays.all_plays is UNSET and plays.plays.allPlays == []
+
+
+def test_the_engine_reads_absent_plays_as_no_plays() -> None:
+    assert decode_head(_without("liveData", "plays", "allPlays")).liveData.plays.allPlays == []
+
+
+def test_the_engine_requires_each_plays_at_bat_index() -> None:
+    play: Any = orjson.loads(bytes(decode_head(BODY).liveData.plays.allPlays[5]))
+    assert decode_play(orjson.dumps(play)).about.atBatIndex == 5
+    del play["about"]["atBatIndex"]
+    with pytest.raises(msgspec.ValidationError, match=r"missing required field `atBatIndex`"):
+        decode_play(orjson.dumps(play))
+
+
+def test_a_null_in_a_count_is_refused_by_the_engine_not_by_validation() -> None:
+    feed: Any = orjson.loads(BODY)
+    feed["liveData"]["plays"]["allPlays"][5]["count"]["balls"] = None
+    body = orjson.dumps(feed)
+    with pytest.raises(msgspec.ValidationError, match="Expected `int`, got `null`"):
+        decode_play(decode_head(body).liveData.plays.allPlays[5])
+    live = decode_validation_view(body).liveData
+    assert not isinstance(live, type(UNSET)) and not isinstance(live.plays, type(UNSET))
+    count = live.plays.allPlays[5].count
+    assert count is not None and count.balls is None

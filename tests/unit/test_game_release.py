@@ -1,0 +1,240 @@
+"""The one release rule and the tick prologue (flows.game.release), alone and in the flow's
+order: snapshot diff first, then the statistics of its batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flows.game.batches import EventBatch
+from flows.game.envelope import parse_feed_timestamp
+from flows.game.events import GameEvent, Retraction
+from flows.game.release import (
+    DEFAULT_GRACE,
+    Tick,
+    final_ts_after,
+    is_released,
+    releasing,
+    source_ts_of,
+)
+from flows.game.snapshot_diff import GameState, flow_step
+from flows.stats.live_box import GameBoxState, live_step
+from flows.stats.pitchers import PitcherGameState, pitcher_step
+from flows.stats.windows import WindowFeedState, window_feed_step
+from sim.simulate import simulate
+from tests.conftest import load_fixture_feed
+
+pytestmark = pytest.mark.unit
+
+JSON = dict[str, Any]
+T0 = datetime(2024, 7, 1, 18, 0, tzinfo=UTC)
+FORMAT = "%Y%m%d_%H%M%S"
+
+
+def _stamp(at: datetime) -> str:
+    return at.strftime(FORMAT)
+
+
+# --- the rule ------------------------------------------------------------------------------
+
+seconds = st.integers(min_value=0, max_value=10 * 24 * 3600)
+
+
+@given(final=seconds, now=seconds, grace=st.integers(min_value=0, max_value=6 * 3600))
+def test_released_exactly_from_final_plus_grace(final: int, now: int, grace: int) -> None:
+    final_ts = _stamp(T0 + timedelta(seconds=final))
+    at, wait = T0 + timedelta(seconds=now), timedelta(seconds=grace)
+    assert is_released(final_ts, at, wait) is (now >= final + grace)
+    if is_released(final_ts, at, wait):  # and never taken back later
+        assert is_released(final_ts, at + timedelta(seconds=1), wait)
+
+
+@given(now=seconds)
+def test_a_game_never_final_is_never_released(now: int) -> None:
+    assert not is_released(None, T0 + timedelta(seconds=now), timedelta(0))
+
+
+def test_default_grace_is_two_hours() -> None:
+    final = _stamp(T0)
+    assert not is_released(final, T0 + timedelta(hours=2) - timedelta(seconds=1))
+    assert is_released(final, T0 + timedelta(hours=2))
+    assert timedelta(hours=2) == DEFAULT_GRACE
+
+
+def _status(ts: str, abstract: str, action: str = "status") -> GameEvent:
+    return GameEvent(
+        event_id="game:1:status", gamePk=1, source_ts=ts, action=action, abstractGameState=abstract
+    )
+
+
+def test_final_ts_is_the_first_final_status_events_source_ts() -> None:
+    gone = Retraction(
+        event_id="pitch:1:0:0", gamePk=1, source_ts="20240701_200000", retracted_kind="pitch"
+    )
+    table: list[tuple[str | None, Any, str | None]] = [
+        (None, _status("20240701_200000", "Live"), None),
+        (None, gone, None),
+        (None, _status("20240701_200000", "Final", action="substitution"), None),
+        (None, _status("20240701_210000", "Final"), "20240701_210000"),
+        ("20240701_210000", _status("20240701_220000", "Final"), "20240701_210000"),
+        ("20240701_210000", _status("20240701_220000", "Live"), "20240701_210000"),
+    ]
+    for before, event, after in table:
+        assert final_ts_after(before, event) == after, event
+
+
+# --- the tick prologue, on a toy step --------------------------------------------------------
+
+
+@dataclass
+class Toy:
+    final_ts: str | None = None
+    seen: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Item:
+    source_ts: str
+    final: bool = False
+
+
+def toy_step(state: Toy | None, item: Item) -> tuple[Toy, list[str]]:
+    state = state or Toy()
+    state.seen.append(item.source_ts)
+    if item.final and state.final_ts is None:
+        state.final_ts = item.source_ts
+    return state, [item.source_ts]
+
+
+toy_mapper = releasing(toy_step, source_ts_of)
+
+minutes = st.integers(min_value=0, max_value=600)
+stamps = minutes.map(lambda m: _stamp(T0 + timedelta(minutes=m)))
+# an item without a feed time is never judged (a Final one has one: metaData.timeStamp)
+items = st.one_of(st.builds(Item, st.just("")), st.builds(Item, stamps, st.booleans()))
+ticks = minutes.map(lambda m: Tick(now=T0 + timedelta(minutes=m)))
+
+
+@given(
+    st.lists(st.one_of(items, ticks), max_size=30),
+    st.integers(min_value=0, max_value=300).map(lambda m: timedelta(minutes=m)),
+)
+def test_the_prologue_steps_items_and_only_releases_on_ticks(
+    sequence: list[Item | Tick], grace: timedelta
+) -> None:
+    state: Toy | None = None
+    for item in sequence:
+        before, seen = state, list(state.seen) if state is not None else []
+        state, out = toy_mapper(state, item, grace)
+        if isinstance(item, Tick):
+            assert out == []  # a Tick never reaches the step
+            released = before is None or is_released(before.final_ts, item.now, grace)
+            assert state is (None if released else before)
+            assert state is None or state.seen == seen
+            continue
+        assert out == [item.source_ts]  # the step's outputs, untouched
+        kept = before if before is not None else Toy()  # a released game starts over
+        final_ts = kept.final_ts or (item.source_ts if item.final else None)
+        at = parse_feed_timestamp(item.source_ts) if item.source_ts else None
+        released = at is not None and is_released(final_ts, at, grace)
+        if released:
+            assert state is None
+        else:
+            assert state is not None and state.seen == [*seen, item.source_ts]
+            assert before is None or state is before
+
+
+def test_the_prologue_uses_the_default_grace() -> None:
+    final = _stamp(T0)
+    state, _ = toy_mapper(None, Item(final, final=True))
+    assert state is not None
+    assert toy_mapper(state, Item(_stamp(T0 + DEFAULT_GRACE - timedelta(seconds=1))))[0] is state
+    assert toy_mapper(state, Item(_stamp(T0 + DEFAULT_GRACE)))[0] is None
+
+
+def test_a_step_without_state_is_not_judged() -> None:
+    def stateless(_state: Toy | None, _item: Item) -> tuple[Toy | None, list[str]]:
+        return None, ["refused"]
+
+    def never(_state: Toy, _item: Item) -> str:
+        raise AssertionError("judged")
+
+    assert releasing(stateless, never)(None, Item("20240701_200000")) == (None, ["refused"])
+
+
+@pytest.mark.parametrize("mapper", [flow_step, live_step, pitcher_step, window_feed_step])
+def test_every_per_game_step_has_the_prologue(mapper: Any) -> None:
+    assert mapper(None, Tick(now=T0)) == (None, [])
+
+
+# --- the ordering guarantee, on the real engine ------------------------------------------------
+
+FEED = load_fixture_feed()
+FINAL_AT = parse_feed_timestamp(FEED["metaData"]["timeStamp"])
+SNAPSHOTS = {every: simulate(FEED, every) for every in (40, 120)}
+
+
+def _restamped(at: datetime) -> JSON:
+    """The final feed polled again at ``at`` (same content, newer ``metaData.timeStamp``)."""
+    return {**FEED, "metaData": {**FEED["metaData"], "timeStamp": _stamp(at)}}
+
+
+@dataclass
+class Chain:
+    """The per-game states of the flow for one game, in its order."""
+
+    diff: GameState | None = None
+    box: GameBoxState | None = None
+    pitchers: PitcherGameState | None = None
+    windows: WindowFeedState | None = None
+
+    def stats(self) -> tuple[object | None, ...]:
+        return self.box, self.pitchers, self.windows
+
+    def take(self, item: JSON | Tick, grace: timedelta) -> None:
+        if isinstance(item, Tick):
+            self.diff, _ = flow_step(self.diff, item, grace)
+            self.box, _ = live_step(self.box, item, grace)
+            self.pitchers, _ = pitcher_step(self.pitchers, item, grace)
+            self.windows, _ = window_feed_step(self.windows, item, grace)
+            return
+        self.diff, events = flow_step(self.diff, item, grace)
+        ts = item["metaData"]["timeStamp"]
+        batch = EventBatch(FEED["gamePk"], date(2024, 7, 1), ts, tuple(events))
+        self.box, _ = live_step(self.box, batch, grace)
+        self.pitchers, _ = pitcher_step(self.pitchers, batch, grace)
+        for event in events:
+            self.windows, _ = window_feed_step(self.windows, event, grace)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    every=st.sampled_from(sorted(SNAPSHOTS)),
+    late=st.lists(st.integers(min_value=0, max_value=300), max_size=4),
+    tick_at=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=40), st.integers(-60, 300)), max_size=5
+    ),
+    grace=st.sampled_from([timedelta(0), timedelta(minutes=30), DEFAULT_GRACE]),
+)
+def test_statistics_are_never_released_before_the_diff(
+    every: int, late: list[int], tick_at: list[tuple[int, int]], grace: timedelta
+) -> None:
+    """Snapshots, then the final feed polled again later, with ticks anywhere. The flow's
+    ticks are per step (they may part by one tick interval); here each tick reaches every
+    step, which is the rule's own guarantee."""
+    sequence: list[JSON | Tick] = [*SNAPSHOTS[every]]
+    sequence += [_restamped(FINAL_AT + timedelta(minutes=m)) for m in sorted(late)]
+    for position, offset in tick_at:
+        sequence.insert(min(position, len(sequence)), Tick(FINAL_AT + timedelta(minutes=offset)))
+    chain = Chain()
+    for item in sequence:
+        held = chain.stats()
+        chain.take(item, grace)
+        for before, after in zip(held, chain.stats(), strict=True):
+            if before is not None and after is None:
+                assert chain.diff is None, item

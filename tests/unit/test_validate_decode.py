@@ -1,0 +1,95 @@
+"""The flow's first step (``flows.snapshot_decode``): envelope, bounded inflate, validation,
+on a real snapshot (game 744914 simulated mid-game; helpers in ``test_validate.py``)."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+from bytewax.connectors.kafka import KafkaSourceMessage
+
+from connectors.envelope_serde import encode_envelope
+from flows.game.accepted import AcceptedSnapshot
+from flows.game.dead_letters import DeadLetter, ErrorClass
+from flows.game.envelope import SnapshotEnvelope, make_envelope
+from flows.snapshot_decode import decode_snapshot
+from mlbsts import topics
+from tests.conftest import FIXTURE_GAME_PK
+from tests.unit.test_validate import KEY, MID_GAME, _delete
+
+pytestmark = pytest.mark.unit
+
+
+def _message(
+    envelope: SnapshotEnvelope, key: bytes = KEY
+) -> KafkaSourceMessage[bytes | None, bytes | None]:
+    return KafkaSourceMessage(
+        key=key,
+        value=encode_envelope(envelope),
+        topic=topics.RAW_GAME_SNAPSHOTS,
+        partition=2,
+        offset=41,
+    )
+
+
+def _envelope(body: bytes) -> SnapshotEnvelope:
+    return make_envelope(
+        game_pk=FIXTURE_GAME_PK,
+        body=body,
+        source_url="https://statsapi.mlb.com/api/v1.1/game/744914/feed/live",
+        status_code=200,
+        captured_at=datetime(2024, 7, 1, 20, tzinfo=UTC),
+        feed=MID_GAME,
+    )
+
+
+def test_decode_snapshot_accepts_a_real_snapshot_with_its_official_date() -> None:
+    accepted = decode_snapshot(_message(_envelope(orjson.dumps(MID_GAME))))
+    assert isinstance(accepted, AcceptedSnapshot)
+    assert accepted.game_date.isoformat() == MID_GAME["gameData"]["datetime"]["officialDate"]
+    assert orjson.loads(accepted.payload_json) == MID_GAME
+
+
+def test_decode_snapshot_refuses_with_the_class_and_the_original_bytes() -> None:
+    msg = _message(_envelope(_delete("liveData.plays.allPlays", MID_GAME)()), key=b"744914")
+    letter = decode_snapshot(msg)
+    assert isinstance(letter, DeadLetter)
+    assert (letter.error_class, letter.gamePk) == (ErrorClass.MISSING_FIELD, FIXTURE_GAME_PK)
+    assert (letter.source_topic, letter.source_partition, letter.source_offset) == (
+        topics.RAW_GAME_SNAPSHOTS,
+        2,
+        41,
+    )
+    assert (letter.original_key, letter.original_value) == (msg.key, msg.value)
+
+
+def test_decode_snapshot_does_not_inflate_a_gzip_bomb() -> None:
+    # a real snapshot padded with 17 MiB of spaces: about 17 KB on the log
+    body = orjson.dumps(MID_GAME)[:-1] + b',"padding":"' + b" " * (17 << 20) + b'"}'
+    envelope = _envelope(body)
+    assert len(envelope.payload) < 200_000
+    letter = decode_snapshot(_message(envelope))
+    assert isinstance(letter, DeadLetter) and letter.error_class is ErrorClass.OVERSIZED
+    assert "inflates past" in letter.reason  # refused before inflating it all
+
+
+def test_decode_snapshot_refuses_a_truncated_gzip_payload() -> None:
+    envelope = _envelope(orjson.dumps(MID_GAME))
+    cut = SnapshotEnvelope(
+        **{
+            **{f: getattr(envelope, f) for f in envelope.__struct_fields__},
+            "payload": envelope.payload[:-100],
+        }
+    )
+    letter = decode_snapshot(_message(cut))
+    assert isinstance(letter, DeadLetter) and letter.error_class is ErrorClass.UNPARSABLE
+    multi = SnapshotEnvelope(
+        **{
+            **{f: getattr(envelope, f) for f in envelope.__struct_fields__},
+            "payload": gzip.compress(b'{"gamePk": 744914, ') + gzip.compress(b'"x": 1}'),
+        }
+    )
+    letter = decode_snapshot(_message(multi))  # two gzip members are read as one body
+    assert isinstance(letter, DeadLetter) and letter.error_class is ErrorClass.MISSING_FIELD
