@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from connectors.kafka_io import consumer_config
+from connectors.kafka_io import admin_config, consumer_config
 from mlbsts.settings import Settings
 
 
@@ -32,7 +32,7 @@ def read_topic(
 ) -> Iterator[Message]:
     """Every record of ``topic`` from the beginning, in partition order; with ``start``,
     only the records created after that mark."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    admin = AdminClient(admin_config(settings))
     meta = admin.list_topics(topic, timeout=10)
     if topic not in meta.topics or meta.topics[topic].error is not None:
         raise KafkaReadError(f"topic {topic} not found on {settings.kafka_bootstrap_servers}")
@@ -77,6 +77,94 @@ def read_topic(
         consumer.close()
 
 
+def read_window(
+    settings: Settings,
+    topic: str,
+    since_ms: int,
+    until_ms: int | None = None,
+    *,
+    quiet_s: float = 1.0,
+    timeout_s: float = 60.0,
+) -> Iterator[Message]:
+    """The records of ``topic`` whose timestamp is in ``[since_ms, until_ms)``, in partition
+    order, without reading the topic from its start: each partition is sought with
+    ``offsets_for_times(since_ms)`` and left at its first record at or after ``until_ms``.
+
+    The seek is a lower bound (Tansu 0.6 answers offset 0 to every ``offsets_for_times``):
+    records before ``since_ms`` are skipped by their timestamp, and the end is found by
+    timestamp too, so the answer is right on any broker and cheap on a real Kafka."""
+    consumer = Consumer(
+        {
+            **consumer_config(settings),
+            "group.id": "mlbsts-reader",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    try:
+        partitions = _partitions(settings, topic)
+        sought = consumer.offsets_for_times(
+            [TopicPartition(topic, p, since_ms) for p in partitions], timeout=10
+        )
+        starts = [tp for tp in sought if tp.offset >= 0]  # -1: nothing that recent
+        if not starts:
+            return
+        consumer.assign(starts)
+        yield from _window(
+            consumer, topic, {tp.partition for tp in starts}, since_ms, until_ms, quiet_s, timeout_s
+        )
+    finally:
+        consumer.close()
+
+
+def _window(
+    consumer: Consumer,
+    topic: str,
+    partitions: set[int],
+    since_ms: int,
+    until_ms: int | None,
+    quiet_s: float,
+    timeout_s: float,
+) -> Iterator[Message]:
+    done: set[int] = set()  # partitions past the window (left alone) or at their end
+    deadline = time.monotonic() + timeout_s
+    last_seen = time.monotonic()
+    while time.monotonic() < deadline:
+        msg = consumer.poll(0.2)
+        now = time.monotonic()
+        if msg is None:
+            if done >= partitions and now - last_seen >= quiet_s:
+                return
+            continue
+        part = msg.partition() or 0
+        err = msg.error()
+        if err is not None:
+            if err.code() == KafkaError._PARTITION_EOF:
+                done.add(part)
+                continue
+            raise KafkaReadError(f"reading {topic}: {err}")
+        last_seen = now
+        stamp = msg.timestamp()[1]
+        if until_ms is not None and stamp >= until_ms:
+            consumer.pause([TopicPartition(topic, part)])
+            done.add(part)
+            if done >= partitions:
+                return
+            continue
+        done.discard(part)
+        if stamp >= since_ms:
+            yield msg
+    raise KafkaReadError(f"reading {topic}: no end reached in {timeout_s}s")
+
+
+def _partitions(settings: Settings, topic: str) -> list[int]:
+    admin = AdminClient(admin_config(settings))
+    meta = admin.list_topics(topic, timeout=10)
+    if topic not in meta.topics or meta.topics[topic].error is not None:
+        raise KafkaReadError(f"topic {topic} not found on {settings.kafka_bootstrap_servers}")
+    return sorted(meta.topics[topic].partitions)
+
+
 WATERMARK_MARGIN = 500  # records before the high watermark, which Tansu may report late
 
 
@@ -97,7 +185,7 @@ def mark(settings: Settings, topic: str) -> Mark:
     """
     since_ms = int(time.time() * 1000)
     consumer = Consumer({**consumer_config(settings), "group.id": "mlbsts-mark"})
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    admin = AdminClient(admin_config(settings))
     try:
         partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
         offsets = {}

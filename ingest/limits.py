@@ -2,7 +2,9 @@
 
 - ``TokenBucket``: at most ``rate`` requests per second on average, bursts of ``burst``.
 - ``CircuitBreaker``: after ``threshold`` consecutive failed attempts, refuse calls for
-  ``reset_after_s``; then let one trial through (half-open): success closes, failure reopens.
+  ``reset_after_s``; then let one trial through (half-open): success closes, failure reopens,
+  any other outcome (an error that says nothing of the host's health) releases the
+  trial (``release``) so the next call may try.
 - ``backoff_delay``: exponential backoff with full jitter, raised to ``Retry-After``.
 - ``is_retryable_status``: 429 and 5xx are transient; any other status is an answer.
 
@@ -110,6 +112,11 @@ class CircuitBreaker:
     def record_success(self) -> None:
         self.state = BreakerState.CLOSED
         self.failures = 0
+        self._trial_out = False
+
+    def release(self) -> None:
+        """The call ended without a verdict on the host (neither success nor failure): free
+        the half-open trial slot, leave the state and the failure count as they are."""
         self._trial_out = False
 
     def record_failure(self, now: float) -> None:

@@ -10,7 +10,8 @@ Every feed response is wrapped in a ``SnapshotEnvelope`` whose ``captured_at`` i
 
 Exceptions::
 
-    MlbApiError                   base; says which URL
+    MlbApiError                   base; says which URL (also an httpx error that says
+                                  nothing of the host's health: DecodingError, redirects)
     ├── MlbApiStatusError         a non-retryable answer (404 and other 4xx); .status_code
     ├── MlbApiDecodeError         a 2xx body that is not the JSON expected
     └── MlbApiUnavailableError         transient failures outlasted the retries; .cause
@@ -35,6 +36,7 @@ import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from flows.game.envelope import SnapshotEnvelope, make_envelope
+from flows.game.feed_views import poller_view
 from ingest.limits import CircuitBreaker, TokenBucket, backoff_delay, is_retryable_status
 from mlbsts.settings import Settings
 
@@ -233,7 +235,10 @@ class MlbApiClient:
         path = f"/api/v1.1/game/{game_pk}/feed/live/timestamps"
         await self._game_gap(game_pk)
         response = await self._get(path)
-        data = orjson.loads(response.content) if response.content else None
+        try:
+            data = orjson.loads(response.content) if response.content else None
+        except orjson.JSONDecodeError as e:
+            raise MlbApiDecodeError(f"timestamps body is not JSON: {e}", path) from e
         if not isinstance(data, list) or not all(isinstance(t, str) for t in data):
             raise MlbApiDecodeError("timestamps is not a list of timecodes", path)
         return data
@@ -269,11 +274,9 @@ class MlbApiClient:
         return data
 
     def _note_wait(self, game_pk: int, feed: dict[str, Any]) -> None:
-        wait = (
-            feed.get("metaData", {}).get("wait") if isinstance(feed.get("metaData"), dict) else None
-        )
-        if isinstance(wait, int | float) and wait > 0:
-            gap = float(wait) / self.config.time_scale
+        wait = poller_view(feed).metaData.wait_seconds  # None unless a JSON number
+        if wait is not None and wait > 0:
+            gap = wait / self.config.time_scale
             self._game_next[game_pk] = max(
                 self._game_next.get(game_pk, 0.0), self._monotonic() + gap
             )
@@ -330,17 +333,26 @@ class MlbApiClient:
                 host, TokenBucket(self.config.rate_per_s, self.config.burst)
             )
             delay = bucket.reserve(now)
-        if delay > 0:
-            await self._sleep(delay)
+        judged = False  # every outcome must settle the breaker: a trial never stays out
         try:
-            response = await self._http.get(path)
-        except (httpx.TimeoutException, httpx.TransportError) as e:
-            self._failed(breaker)
-            raise _TransientError(f"{type(e).__name__}: {e}") from e
-        if is_retryable_status(response.status_code):
-            self._failed(breaker)
-            raise _TransientError(f"HTTP {response.status_code}", _retry_after(response))
-        breaker.record_success()
+            if delay > 0:
+                await self._sleep(delay)
+            try:
+                response = await self._http.get(path)
+            except (httpx.TimeoutException, httpx.TransportError) as e:
+                judged = True
+                self._failed(breaker)
+                raise _TransientError(f"{type(e).__name__}: {e}") from e
+            except httpx.HTTPError as e:  # DecodingError, TooManyRedirects: no verdict
+                raise MlbApiError(f"{type(e).__name__}: {e}", url) from e
+            judged = True
+            if is_retryable_status(response.status_code):
+                self._failed(breaker)
+                raise _TransientError(f"HTTP {response.status_code}", _retry_after(response))
+            breaker.record_success()
+        finally:
+            if not judged:
+                breaker.release()
         if response.status_code >= 400:
             raise MlbApiStatusError(response.status_code, url)
         return response

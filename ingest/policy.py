@@ -7,23 +7,32 @@ Phases and their cadence (``Cadence`` holds the numbers)::
     LIVE       the feed's own ``metaData.wait`` (never below ``live_min_s``)
     DELAYED    every ``delayed_s``        (detailedState "Delayed...", e.g. rain before/during)
     SUSPENDED  every ``suspended_s``
-    FINAL      first Final seen: one more poll after ``final_grace_s``, then DONE
+    FINAL      first Final seen: one more poll after ``final_grace_s``, then
+    CORRECTING polls on the correction schedule (``Corrections``: default 1 h and 6 h after
+               Final and the next morning at 10:00 America/New_York), for MLB's scoring
+               changes; after the last one, DONE
     POSTPONED / CANCELLED   stop; a postponed game's ``rescheduleGameDate`` is followed
     UNAVAILABLE  the API has no feed for the game (404): stop
     DONE       stopped
 
-A transition comes from a game's status (feed ``gameData.status`` or schedule ``status``):
+A transition comes from a game's status (feed ``gameData.status`` or schedule ``status``),
+read by :func:`flows.game.status.kind_of` (the one reading of a status, "Final" included):
 ``on_status`` returns the new ``GameTrack``; the runner polls when ``next_poll_at`` passes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from flows.game import status as game_status
 
 JSON = dict[str, Any]
+MLB_TZ = ZoneInfo("America/New_York")
 
 
 class Phase(StrEnum):
@@ -32,6 +41,7 @@ class Phase(StrEnum):
     DELAYED = "delayed"
     SUSPENDED = "suspended"
     FINAL = "final"
+    CORRECTING = "correcting"
     POSTPONED = "postponed"
     CANCELLED = "cancelled"
     UNAVAILABLE = "unavailable"
@@ -39,6 +49,50 @@ class Phase(StrEnum):
 
 
 TERMINAL = frozenset({Phase.POSTPONED, Phase.CANCELLED, Phase.UNAVAILABLE, Phase.DONE})
+# postponed or cancelled: nothing left to poll (flows.game.status.CALLED_OFF)
+CALLED_OFF = frozenset(Phase(kind.value) for kind in game_status.CALLED_OFF)
+
+
+@dataclass(frozen=True, slots=True)
+class Corrections:
+    """When to poll a game again after Final: ``after_s`` seconds after Final was first
+    seen, and the first ``next_morning`` (America/New_York) after it; ``None``: no morning."""
+
+    after_s: tuple[float, ...] = (3600.0, 21600.0)
+    next_morning: time | None = time(10, 0)
+
+    def times(self, final_at: datetime) -> list[datetime]:
+        """The correction polls of a game first seen Final at ``final_at``, in order."""
+        out = {final_at + timedelta(seconds=s) for s in self.after_s}
+        if self.next_morning is not None:
+            local = final_at.astimezone(MLB_TZ)
+            morning = datetime.combine(local.date(), self.next_morning, MLB_TZ)
+            if morning <= local:
+                morning = datetime.combine(
+                    local.date() + timedelta(days=1), self.next_morning, MLB_TZ
+                )
+            out.add(morning.astimezone(final_at.tzinfo))
+        return sorted(out)
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DELAY = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_MORNING = re.compile(r"next (\d{1,2}):(\d{2})")
+
+
+def parse_corrections(text: str) -> Corrections:
+    """``"1h,6h,next 10:00"``: delays after Final (``s``, ``m``, ``h``, ``d``) and at most one
+    ``next HH:MM`` (New York time); ``""``: no correction polls. Raises ``ValueError``."""
+    delays: list[float] = []
+    morning: time | None = None
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if m := _DELAY.fullmatch(part):
+            delays.append(float(m[1]) * _UNITS[m[2]])
+        elif (m := _MORNING.fullmatch(part)) and morning is None:
+            morning = time(int(m[1]), int(m[2]))  # raises ValueError past 23:59
+        else:
+            raise ValueError(f"correction schedule: cannot read {part!r}")
+    return Corrections(tuple(delays), morning)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +107,8 @@ class Cadence:
     suspended_s: float = 900.0
     final_grace_s: float = 600.0
     schedule_refresh_s: float = 900.0
+    schedule_retry_base_s: float = 30.0  # a date whose schedule failed: backoff base
+    corrections: Corrections = field(default_factory=Corrections)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,23 +131,9 @@ class GameTrack:
 
 
 def phase_of(status: JSON) -> Phase:
-    """The phase a ``status`` object (feed or schedule) puts a game in."""
-    detailed = str(status.get("detailedState") or "")
-    coded = str(status.get("codedGameState") or "")
-    abstract = str(status.get("abstractGameState") or "")
-    if detailed.startswith("Postponed") or coded == "D":
-        return Phase.POSTPONED
-    if detailed.startswith("Cancelled") or coded == "C":
-        return Phase.CANCELLED
-    if detailed.startswith("Suspended") or coded in ("T", "U"):
-        return Phase.SUSPENDED
-    if detailed.startswith("Delayed"):
-        return Phase.DELAYED
-    if abstract == "Final":
-        return Phase.FINAL
-    if abstract == "Live":
-        return Phase.LIVE
-    return Phase.PREVIEW
+    """The phase a ``status`` object (feed or schedule) puts a game in: its
+    :class:`~flows.game.status.StatusKind` (the phases share its values)."""
+    return Phase(game_status.kind_of(status).value)
 
 
 def interval(track: GameTrack, now: datetime, cadence: Cadence) -> timedelta:
@@ -123,7 +165,7 @@ def new_track(game: JSON, listed: date, now: datetime, cadence: Cadence) -> Game
         game_pk=int(game["gamePk"]),
         listed_date=listed,
         game_date=game_date,
-        phase=phase if phase in (Phase.POSTPONED, Phase.CANCELLED) else Phase.PREVIEW,
+        phase=phase if phase in CALLED_OFF else Phase.PREVIEW,
         next_poll_at=now,
         reschedule_date=date.fromisoformat(str(reschedule)[:10]) if reschedule else None,
     )
@@ -136,18 +178,36 @@ def on_status(
     """The track after a poll that showed ``status`` (feed ``gameData.status``)."""
     phase = phase_of(status)
     if phase is Phase.FINAL:
-        if track.final_seen_at is not None:
-            if now >= track.final_seen_at + timedelta(seconds=cadence.final_grace_s):
-                return replace(track, phase=Phase.DONE, next_poll_at=now)
-            return replace(track, next_poll_at=track.final_seen_at + _s(cadence.final_grace_s))
-        return replace(
-            track,
-            phase=Phase.FINAL,
-            final_seen_at=now,
-            next_poll_at=now + _s(cadence.final_grace_s),
-        )
+        return _after_final(track, now, cadence)
     moved = replace(track, phase=phase, wait_s=wait_s if wait_s is not None else track.wait_s)
     return replace(moved, next_poll_at=now + interval(moved, now, cadence))
+
+
+def _after_final(track: GameTrack, now: datetime, cadence: Cadence) -> GameTrack:
+    """FINAL at first sight, one grace poll, then CORRECTING until the last correction poll."""
+    if track.final_seen_at is None:
+        first = now + _s(cadence.final_grace_s)
+        return replace(track, phase=Phase.FINAL, final_seen_at=now, next_poll_at=first)
+    final_at = track.final_seen_at
+    grace = final_at + _s(cadence.final_grace_s)
+    ahead = [t for t in [grace, *cadence.corrections.times(final_at)] if t > now]
+    if not ahead:
+        return replace(track, phase=Phase.DONE, next_poll_at=now)
+    return replace(
+        track, phase=Phase.FINAL if now < grace else Phase.CORRECTING, next_poll_at=min(ahead)
+    )
+
+
+def merge_polled(before: GameTrack, current: GameTrack, polled: GameTrack) -> GameTrack:
+    """The track after a poll of ``before`` that returned ``polled``, when a schedule refresh
+    made it ``current`` meanwhile: the schedule's fields (first pitch, reschedule date) are
+    ``current``'s; a game the schedule called off stays so unless the feed saw it start."""
+    if current == before:
+        return polled
+    merged = replace(polled, game_date=current.game_date, reschedule_date=current.reschedule_date)
+    if current.phase in CALLED_OFF and polled.phase is Phase.PREVIEW:
+        merged = replace(merged, phase=current.phase)
+    return merged
 
 
 def on_missing(track: GameTrack, now: datetime) -> GameTrack:
@@ -175,7 +235,7 @@ def on_schedule(
         old = out.get(key)
         if old is None:
             out[key] = fresh
-        elif fresh.phase in (Phase.POSTPONED, Phase.CANCELLED) and old.phase is Phase.PREVIEW:
+        elif fresh.phase in CALLED_OFF and old.phase is Phase.PREVIEW:
             out[key] = replace(old, phase=fresh.phase, reschedule_date=fresh.reschedule_date)
         elif old.game_date != fresh.game_date and old.phase is Phase.PREVIEW:
             out[key] = replace(old, game_date=fresh.game_date)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -34,6 +35,22 @@ class Settings(BaseSettings):
     )
     kafka_fetch_wait_max_ms: int = Field(
         50, ge=1, description="longest a broker holds an empty fetch (latency vs requests)"
+    )
+    kafka_idempotence: bool = Field(
+        False,
+        description="idempotent producers: true on Apache Kafka; false on the embedded broker, "
+        "which loses acknowledged idempotent records when it is killed",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka security.protocol of every producer and consumer"
+    )
+    kafka_sasl_mechanism: str | None = Field(
+        None, description="Kafka sasl.mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)"
+    )
+    kafka_sasl_username: str | None = Field(None, description="Kafka SASL username")
+    kafka_sasl_password: SecretStr | None = Field(None, description="Kafka SASL password")
+    kafka_ssl_ca_location: Path | None = Field(
+        None, description="CA certificate file (PEM) that signed the brokers' TLS certificates"
     )
     schema_registry_url: str | None = Field(
         None, description="Confluent Schema Registry; unset: Avro single-object encoding"
@@ -85,11 +102,37 @@ class Settings(BaseSettings):
     mlb_api_breaker_reset_s: float = Field(30.0, gt=0, description="open breaker's cool-down")
     schedule_cache_ttl_s: int = Field(60, ge=1, description="Redis TTL of schedule responses")
     ingest_max_parallel: int = Field(8, ge=1, description="games polled at the same time")
+    ingest_far_s: float = Field(900.0, gt=0, description="poll gap of a game far from start")
+    ingest_near_s: float = Field(60.0, gt=0, description="poll gap near or after first pitch")
+    ingest_near_window_s: float = Field(1800.0, ge=0, description="'near' = this before start")
+    ingest_live_min_s: float = Field(2.0, gt=0, description="shortest poll gap of a live game")
+    ingest_delayed_s: float = Field(120.0, gt=0, description="poll gap of a delayed game")
+    ingest_suspended_s: float = Field(900.0, gt=0, description="poll gap of a suspended game")
+    ingest_final_grace_s: float = Field(600.0, ge=0, description="first re-poll after Final")
+    ingest_schedule_refresh_s: float = Field(
+        900.0, gt=0, description="schedule refresh of each followed date"
+    )
+    ingest_corrections: str = Field(
+        "1h,6h,next 10:00",
+        description="polls after Final for scoring changes: delays (s/m/h/d) and "
+        "'next HH:MM' (New York time); empty: none",
+    )
+    ingest_log_window_h: float = Field(
+        48.0, gt=0, description="recent log read at start to publish nothing twice"
+    )
+    ingest_publish_backoff_cap_s: float = Field(
+        30.0, gt=0, description="longest wait between publish retries (broker down)"
+    )
     # local
     stack_dir: Path = Field(Path(".mlbsts"), description="data and logs of the embedded stack")
     data_dir: Path = Field(
         Path("../shared/data"), description="recorded MLB Stats API responses (read only)"
     )
+
+    @field_validator("kafka_ssl_ca_location")
+    @classmethod
+    def _absolute_or_none(cls, value: Path | None) -> Path | None:
+        return None if value is None else resolve(value)
 
     @field_validator("stack_dir", "data_dir")
     @classmethod

@@ -12,7 +12,12 @@ Everything served comes from ``../shared/data/mlb`` (real MLB Stats API response
   Before the first simulated snapshot the game is in **Preview**, a snapshot *derived* from
   the first one: ``gameData.status`` set to MLB's Pre-Game status, no plays, an empty
   linescore, ``metaData.timeStamp`` = the scheduled start (or 1 s before the first
-  snapshot when that is earlier). It is the only derived response besides ``simulate``'s.
+  snapshot when that is earlier). It is the only derived response besides ``simulate``'s,
+  and the synthetic **scoring change** of :func:`sim.scoring_change.scoring_change` (tests
+  of the poller's correction polls): a recorded final feed whose first eligible single is
+  re-scored as an error. It is served only for the games given in ``Corpus(...,
+  scoring_changes={gamePk: delay})``, as one more snapshot ``delay`` after the final feed
+  (``GameTimeline.sources``: ``synthetic-scoring-change``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -29,7 +35,10 @@ import jsonpatch
 import orjson
 
 from flows.game.envelope import FEED_TIMESTAMP_FORMAT, feed_timestamp_of, parse_feed_timestamp
+from sim.scoring_change import scoring_change
 from sim.simulate import simulate
+
+__all__ = ["Corpus", "GameTimeline", "Schedule", "preview_of", "scoring_change"]
 
 JSON = dict[str, Any]
 
@@ -83,9 +92,10 @@ def _parse_iso(value: object) -> datetime | None:
 class GameTimeline:
     """One game's snapshots in time order, with their timecodes, served as JSON bytes."""
 
-    def __init__(self, game_pk: int, snapshots: list[JSON]) -> None:
+    def __init__(self, game_pk: int, snapshots: list[JSON], sources: list[str]) -> None:
         self.game_pk = game_pk
         self._snapshots = snapshots
+        self.sources = sources  # X-Replay-Source of each snapshot
         self.timecodes: list[str] = [feed_timestamp_of(s) or "" for s in snapshots]
         self.times: list[datetime] = [parse_feed_timestamp(t) for t in self.timecodes]
         self._bytes: OrderedDict[int, bytes] = OrderedDict()
@@ -93,9 +103,18 @@ class GameTimeline:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_final_feed(cls, game_pk: int, feed: JSON, every: int) -> GameTimeline:
+    def from_final_feed(
+        cls, game_pk: int, feed: JSON, every: int, change_after: timedelta | None = None
+    ) -> GameTimeline:
+        """Preview, ``simulate(feed, every)`` (its last one: ``feed``) and, with
+        ``change_after``, the synthetic scoring change served that long after the final."""
         snapshots = simulate(feed, every)
-        return cls(game_pk, [preview_of(snapshots[0]), *snapshots])
+        sources = ["derived-preview", *["simulated"] * (len(snapshots) - 1), "recorded"]
+        snapshots = [preview_of(snapshots[0]), *snapshots]
+        if change_after is not None:
+            snapshots.append(scoring_change(feed, change_after)[0])
+            sources.append("synthetic-scoring-change")
+        return cls(game_pk, snapshots, sources)
 
     def index_at(self, when: datetime) -> int:
         """The snapshot current at ``when`` (the Preview before the first one)."""
@@ -143,9 +162,15 @@ class GameTimeline:
 class Corpus:
     """The recorded corpus under ``data_dir/mlb``, indexed lazily."""
 
-    def __init__(self, data_dir: Path, every: int = 1) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        every: int = 1,
+        scoring_changes: Mapping[int, timedelta] | None = None,
+    ) -> None:
         self.root = data_dir / "mlb"
         self.every = every
+        self.scoring_changes = dict(scoring_changes or {})
         self._feeds = {int(p.stem): p for p in sorted((self.root / "feed_live").glob("*.json"))}
         self._timelines: dict[int, GameTimeline] = {}
         self._feed_info: dict[int, JSON] = {}
@@ -160,7 +185,9 @@ class Corpus:
             found = self._timelines.get(game_pk)
             if found is None and game_pk in self._feeds:
                 feed = orjson.loads(self._feeds[game_pk].read_bytes())
-                found = GameTimeline.from_final_feed(game_pk, feed, self.every)
+                found = GameTimeline.from_final_feed(
+                    game_pk, feed, self.every, self.scoring_changes.get(game_pk)
+                )
                 self._timelines[game_pk] = found
             return found
 

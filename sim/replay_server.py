@@ -11,7 +11,7 @@ Games run on a simulated clock (``ReplayClock``: a start instant and a speed fac
 three-hour game can be replayed in seconds; a paused clock starts on the first request
 about a game. Every response says what it is in
 ``X-Replay-Source`` (``recorded``, ``synthesized-from-feeds``, ``simulated``,
-``derived-preview``) and the simulated time in ``X-Replay-Now``.
+``derived-preview``, ``synthetic-scoring-change``) and the simulated time in ``X-Replay-Now``.
 
 Fault injection (``FaultPlan``): one-shot bursts (``inject("429", 5)``) and periodic rules
 (every N-th request starts a burst of B) of slow responses, 429 (with ``Retry-After``),
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -258,9 +258,7 @@ def _index_at_code(timeline: GameTimeline, timecode: str) -> int:
 
 
 def _feed_source(timeline: GameTimeline, index: int) -> str:
-    if index == 0:
-        return "derived-preview"
-    return "recorded" if index == len(timeline.timecodes) - 1 else "simulated"
+    return timeline.sources[index]
 
 
 def _diff_patch(
@@ -274,78 +272,100 @@ def _diff_patch(
     return 200, timeline.diff(start_index, end_index), {"X-Replay-Source": "simulated-diff"}
 
 
+def _injected(plan: FaultPlan, faults: set[str]) -> Answer | None:
+    """The answer an injected 429 or 500 fault gives instead of the API's, if any."""
+    if "429" in faults:
+        status, body, headers = _json_error(HTTPStatus.TOO_MANY_REQUESTS, "injected")
+        headers["Retry-After"] = str(plan.retry_after_s)
+        return status, body, headers
+    if "500" in faults:
+        return _json_error(HTTPStatus.INTERNAL_SERVER_ERROR, "injected")
+    return None
+
+
+def _apply_fault_spec(plan: FaultPlan, raw: bytes) -> None:
+    """Apply a ``POST /_replay/faults`` body; a bad one raises one of ``_BAD_SPEC``."""
+    spec = orjson.loads(raw)
+    kind = spec["kind"]
+    if kind == "clear":
+        plan.clear()
+    elif kind in FAULT_KINDS:
+        plan.inject(kind, int(spec.get("count", 1)))
+    else:
+        raise ValueError(kind)
+
+
+_BAD_SPEC = (orjson.JSONDecodeError, KeyError, ValueError, TypeError)
+
+
+class _ReplayHandler(BaseHTTPRequestHandler):
+    """One connection to the replay server; ``replay`` is bound by ``_make_handler``."""
+
+    protocol_version = "HTTP/1.1"
+    replay: ClassVar[ReplayServer]
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("replay %s - %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        server = self.replay
+        parts = urlsplit(self.path)
+        if parts.path.startswith("/_replay/"):
+            self._control_get(parts.path)
+            return
+        faults = server.faults.next_faults()
+        if "drop" in faults:
+            server.record(parts.path, 0)
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if "slow" in faults:
+            time.sleep(server.faults.slow_s)
+        status, body, headers = _injected(server.faults, faults) or answer(
+            server, parts.path, parse_qs(parts.query)
+        )
+        server.record(parts.path, status)
+        self._send(status, body, headers)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b"{}"
+        if urlsplit(self.path).path != "/_replay/faults":
+            self._send(*_json_error(HTTPStatus.NOT_FOUND, "unknown control path"))
+            return
+        try:
+            _apply_fault_spec(self.replay.faults, raw)
+        except _BAD_SPEC as e:
+            self._send(*_json_error(HTTPStatus.BAD_REQUEST, f"bad fault spec: {e}"))
+            return
+        self._send(200, b'{"ok": true}', {})
+
+    def _control_get(self, path: str) -> None:
+        server = self.replay
+        if path == "/_replay/requests":
+            rows = [{"at": r.at, "path": r.path, "status": r.status} for r in server.request_log()]
+            self._send(200, orjson.dumps(rows), {})
+        elif path == "/_replay/clock":
+            self._send(200, orjson.dumps({"now": server.clock.now().isoformat()}), {})
+        else:
+            self._send(*_json_error(HTTPStatus.NOT_FOUND, "unknown control path"))
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json;charset=UTF-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Replay-Now", self.replay.clock.now().isoformat())
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+
 def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: object) -> None:
-            log.debug("replay %s - %s", self.address_string(), format % args)
-
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            if parts.path.startswith("/_replay/"):
-                self._control_get(parts.path)
-                return
-            faults = server.faults.next_faults()
-            if "drop" in faults:
-                server.record(parts.path, 0)
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-                return
-            if "slow" in faults:
-                time.sleep(server.faults.slow_s)
-            if "429" in faults:
-                status, body, headers = _json_error(HTTPStatus.TOO_MANY_REQUESTS, "injected")
-                headers["Retry-After"] = str(server.faults.retry_after_s)
-            elif "500" in faults:
-                status, body, headers = _json_error(HTTPStatus.INTERNAL_SERVER_ERROR, "injected")
-            else:
-                status, body, headers = answer(server, parts.path, parse_qs(parts.query))
-            server.record(parts.path, status)
-            self._send(status, body, headers)
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b"{}"
-            if urlsplit(self.path).path != "/_replay/faults":
-                self._send(*_json_error(HTTPStatus.NOT_FOUND, "unknown control path"))
-                return
-            try:
-                spec = orjson.loads(raw)
-                kind = spec["kind"]
-                if kind == "clear":
-                    server.faults.clear()
-                elif kind in FAULT_KINDS:
-                    server.faults.inject(kind, int(spec.get("count", 1)))
-                else:
-                    raise ValueError(kind)
-            except (orjson.JSONDecodeError, KeyError, ValueError, TypeError) as e:
-                self._send(*_json_error(HTTPStatus.BAD_REQUEST, f"bad fault spec: {e}"))
-                return
-            self._send(200, b'{"ok": true}', {})
-
-        def _control_get(self, path: str) -> None:
-            if path == "/_replay/requests":
-                rows = [
-                    {"at": r.at, "path": r.path, "status": r.status} for r in server.request_log()
-                ]
-                self._send(200, orjson.dumps(rows), {})
-            elif path == "/_replay/clock":
-                self._send(200, orjson.dumps({"now": server.clock.now().isoformat()}), {})
-            else:
-                self._send(*_json_error(HTTPStatus.NOT_FOUND, "unknown control path"))
-
-        def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json;charset=UTF-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("X-Replay-Now", server.clock.now().isoformat())
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
+    class Handler(_ReplayHandler):
+        replay = server
 
     return Handler

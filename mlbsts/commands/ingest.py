@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 
 import typer
 
@@ -29,7 +29,7 @@ def ingest(
 
     from ingest import service
     from ingest.mlb_api import ClientConfig
-    from ingest.runner import IngestOptions
+    from ingest.options import IngestOptions
     from mlbsts.settings import get_settings
 
     settings = get_settings()
@@ -41,10 +41,12 @@ def ingest(
         schedules_topic=schedules_topic,
         days=tuple(date.fromisoformat(d) for d in day),
         until_final=until_final,
+        cadence=service.cadence_from_settings(settings),
         max_parallel=settings.ingest_max_parallel,
         use_diff_patch=not no_diff_patch,
         every_timecode=every_timecode,
         max_runtime_s=max_runtime,
+        publish_backoff_cap_s=settings.ingest_publish_backoff_cap_s,
     )
     stats = asyncio.run(service.run(settings, config, options, speed))
     print(json.dumps(service.summary(stats)))
@@ -54,8 +56,17 @@ def coverage(
     day: str = typer.Argument(..., help="YYYY-MM-DD"),
     snapshots_topic: str = typer.Option(topics.RAW_GAME_SNAPSHOTS, "--snapshots-topic"),
     schedules_topic: str = typer.Option(topics.RAW_SCHEDULES, "--schedules-topic"),
+    since: str | None = typer.Option(
+        None, "--since", help="log window start, ISO (no zone: UTC); default: from DATE"
+    ),
+    until: str | None = typer.Option(
+        None, "--until", help="log window end, ISO; with --since alone: the topics' end"
+    ),
 ) -> None:
-    """Which scheduled games of DATE lack a Final (or Postponed) snapshot; exit 1 if any."""
+    """Which scheduled games of DATE lack a Final (or Postponed) snapshot; exit 1 if any.
+
+    Reads only DATE's window of the log (by record time); a replay of an old date is
+    stamped with the time it ran: give its window with --since/--until."""
     from ingest.coverage import coverage as compute
     from mlbsts.settings import get_settings
 
@@ -64,7 +75,20 @@ def coverage(
         date.fromisoformat(day),
         snapshots_topic=snapshots_topic,
         schedules_topic=schedules_topic,
+        since=_instant(since),
+        until=_instant(until),
     )
     print(json.dumps(report.as_json(), indent=2))
     if not report.complete:
         raise typer.Exit(1)
+
+
+def _instant(text: str | None) -> datetime | None:
+    """An ISO date-time option; one without a zone is UTC."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as e:
+        raise typer.BadParameter(f"not an ISO date-time: {text!r}") from e
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -10,14 +10,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from connectors.envelope_serde import decode_envelope
 from connectors.kafka_read import read_topic
@@ -25,8 +23,9 @@ from mlbsts import stack
 from mlbsts.settings import Settings, get_settings
 from sim.corpus import Corpus
 from sim.replay_server import FaultPlan, FaultRule, ReplayClock, ReplayServer, start_of_day
+from tests.integration.conftest import snapshot_and_schedule_topics
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.corpus]
 GAME = 748534  # 2023 World Series game 5; the recorded schedule of 2023-11-01 lists it alone
 DAY = date(2023, 11, 1)
 SPEED = 600.0
@@ -42,15 +41,8 @@ def settings() -> Settings:
 
 @pytest.fixture
 def topics(settings: Settings) -> Iterator[tuple[str, str]]:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
-    names = [f"test-ingest-{kind}-{uuid.uuid4().hex[:10]}" for kind in ("snap", "sched")]
-    for future in admin.create_topics(
-        [NewTopic(n, num_partitions=settings.kafka_topic_partitions) for n in names]
-    ).values():
-        future.result(timeout=15)
-    yield names[0], names[1]
-    for future in admin.delete_topics(names).values():
-        future.result(timeout=15)
+    with snapshot_and_schedule_topics(settings, "test-ingest") as names:
+        yield names
 
 
 def run_ingest(server: ReplayServer, snap: str, sched: str) -> dict[str, object]:
@@ -61,6 +53,8 @@ def run_ingest(server: ReplayServer, snap: str, sched: str) -> dict[str, object]
         "MLBSTS_MLB_API_BACKOFF_BASE_S": "0.05",
         "MLBSTS_MLB_API_BREAKER_RESET_S": "0.5",
         "MLBSTS_MLB_API_TIMEOUT_S": "2",
+        # no correction polls after Final here (they would run to the next morning)
+        "MLBSTS_INGEST_CORRECTIONS": "",
     }
     cmd = [
         MLBSTS,
@@ -86,7 +80,9 @@ def run_ingest(server: ReplayServer, snap: str, sched: str) -> dict[str, object]
     return stats
 
 
-def check_topic(settings: Settings, corpus: Corpus, data_dir: Path, snap: str, sched: str) -> None:
+def check_topic(
+    settings: Settings, corpus: Corpus, data_dir: Path, since: datetime, snap: str, sched: str
+) -> None:
     timeline = corpus.timeline(GAME)
     assert timeline is not None
     envelopes = [decode_envelope(m.value() or b"") for m in read_topic(settings, snap)]
@@ -106,6 +102,9 @@ def check_topic(settings: Settings, corpus: Corpus, data_dir: Path, snap: str, s
             snap,
             "--schedules-topic",
             sched,
+            # the replay's records are stamped with the time it ran, not with 2023-11-01
+            "--since",
+            since.isoformat(),
         ],
         capture_output=True,
         text=True,
@@ -115,6 +114,7 @@ def check_topic(settings: Settings, corpus: Corpus, data_dir: Path, snap: str, s
     assert coverage.returncode == 0, coverage.stdout + coverage.stderr[-2000:]
     report = orjson.loads(coverage.stdout)
     assert report["complete"] and report["missing"] == []
+    assert report["read"]["snapshots"] == len(envelopes)
 
 
 @pytest.mark.parametrize("faulty", [False, True], ids=["clean", "faults"])
@@ -129,6 +129,7 @@ def test_replayed_game_lands_in_the_topic_exactly_once(
     )
     faults = FaultPlan(rules=rules, retry_after_s=1)
     clock = ReplayClock(start_of_day(corpus, DAY), SPEED, paused=True)
+    since = datetime.now(UTC) - timedelta(minutes=1)
     with ReplayServer(corpus, clock, faults=faults) as server:
         stats = run_ingest(server, *topics)
         log = server.request_log()
@@ -137,4 +138,4 @@ def test_replayed_game_lands_in_the_topic_exactly_once(
     if faulty:
         assert statuses.count(429) >= 2 and statuses.count(500) >= 2 and statuses.count(0) >= 1
     assert stats["patch_fallbacks"] == 0
-    check_topic(settings, corpus, data_dir, *topics)
+    check_topic(settings, corpus, data_dir, since, *topics)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -28,6 +29,19 @@ from mlbsts.settings import Settings, get_settings
 
 def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+@contextmanager
+def snapshot_and_schedule_topics(settings: Settings, prefix: str) -> Iterator[tuple[str, str]]:
+    """A fresh (snapshots, schedules) topic pair for a poller run, deleted after."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    names = [unique(f"{prefix}-{kind}-") for kind in ("snap", "sched")]
+    new = [NewTopic(n, num_partitions=settings.kafka_topic_partitions) for n in names]
+    for future in admin.create_topics(new).values():
+        future.result(timeout=15)
+    yield names[0], names[1]
+    for future in admin.delete_topics(names).values():
+        future.result(timeout=15)
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ from mlbsts.settings import Settings
 from sim.corpus import Corpus
 from sim.replay_server import ReplayClock, ReplayServer, start_of_day
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.corpus]
 GAME = 748534
 DAY = date(2023, 11, 1)
 

@@ -213,3 +213,50 @@ def test_public_names() -> None:
         "ScheduleCache",
         "ScheduleResponse",
     }
+
+
+@pytest.mark.parametrize(
+    ("error", "raised"),
+    [
+        (lambda r: httpx.DecodingError("bad gzip", request=r), mlb_api.MlbApiError),
+        (lambda r: httpx.TooManyRedirects("loop", request=r), mlb_api.MlbApiError),
+        (lambda r: RuntimeError("transport bug"), RuntimeError),
+    ],
+    ids=["decoding", "redirects", "other"],
+)
+def test_any_trial_outcome_releases_the_half_open_breaker(error: Any, raised: type) -> None:
+    """Two 503s open the breaker; after the cool-down the trial ends in an error that is
+    neither a timeout nor a transport error: the next call must still get through."""
+
+    def handler(r: httpx.Request, n: int) -> httpx.Response:
+        if n <= 2:
+            return httpx.Response(503)
+        if n == 3:
+            raise error(r)
+        return httpx.Response(200, content=b'["20240101_000000"]')
+
+    async def calls(api: MlbApiClient) -> list[object]:
+        out: list[object] = []
+        for _ in range(2):
+            with pytest.raises(MlbApiUnavailableError):
+                await api.timestamps(1)
+        api._monotonic = lambda: 1000.0  # the cool-down has passed
+        for _ in range(2):
+            try:
+                out.append(await api.timestamps(1))
+            except Exception as e:
+                out.append(e)
+        return out
+
+    result, seen, _ = run(handler, calls, max_attempts=1, breaker_threshold=2, breaker_reset_s=60)
+    assert len(seen) == 4, result  # the trial, then a call that was let through
+    assert isinstance(result[0], raised)  # httpx errors wrapped: they say which URL
+    assert result[1] == ["20240101_000000"]
+
+
+def test_a_non_json_answer_is_a_decode_error() -> None:
+    result, seen, _ = run(
+        lambda r, n: httpx.Response(200, content=b"<html>maintenance</html>"),
+        lambda a: a.timestamps(1),
+    )
+    assert isinstance(result, mlb_api.MlbApiDecodeError) and len(seen) == 1

@@ -46,6 +46,7 @@ def test_patches_between_simulated_snapshots_rebuild_each_next_one(
     assert checked >= 5
 
 
+@pytest.mark.corpus
 def test_patch_between_real_live_captures(data_dir: Path) -> None:
     """746551: top of the 9th, then Game Over (every completed play rewritten)."""
     first, second = (

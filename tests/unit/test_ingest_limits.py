@@ -110,3 +110,13 @@ def test_breaker_success_resets_failure_count() -> None:
     breaker.record_success()
     breaker.record_failure(0.1)
     assert breaker.state is BreakerState.CLOSED
+
+
+def test_release_frees_the_half_open_trial_without_a_verdict() -> None:
+    breaker = CircuitBreaker(threshold=1, reset_after_s=10)
+    breaker.record_failure(0.0)
+    assert breaker.allow(10.0)  # the trial
+    assert not breaker.allow(10.0)  # one trial at a time
+    breaker.release()
+    assert breaker.state is BreakerState.HALF_OPEN and breaker.failures == 1
+    assert breaker.allow(10.0)

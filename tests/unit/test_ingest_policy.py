@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +12,17 @@ import pytest
 
 from ingest.policy import (
     Cadence,
+    Corrections,
     GameTrack,
     Phase,
     all_done,
     interval,
+    merge_polled,
     new_track,
     on_missing,
     on_schedule,
     on_status,
+    parse_corrections,
     phase_of,
 )
 
@@ -90,12 +94,13 @@ def test_delayed_and_suspended_cadences() -> None:
 
 
 def test_final_polls_once_more_after_grace_then_stops() -> None:
-    first = on_status(track(Phase.LIVE), GAME_OVER, T0, CAD)
+    cad = replace(CAD, corrections=Corrections(after_s=(), next_morning=None))
+    first = on_status(track(Phase.LIVE), GAME_OVER, T0, cad)
     assert first.phase is Phase.FINAL and first.active
-    assert first.next_poll_at == T0 + timedelta(seconds=CAD.final_grace_s)
-    early = on_status(first, FINAL, T0 + timedelta(seconds=5), CAD)
+    assert first.next_poll_at == T0 + timedelta(seconds=cad.final_grace_s)
+    early = on_status(first, FINAL, T0 + timedelta(seconds=5), cad)
     assert early.active and early.next_poll_at == first.next_poll_at
-    done = on_status(first, FINAL, first.next_poll_at, CAD)
+    done = on_status(first, FINAL, first.next_poll_at, cad)
     assert done.phase is Phase.DONE and not done.active
 
 
@@ -103,6 +108,7 @@ def test_missing_feed_stops_polling() -> None:
     assert not on_missing(track(), T0).active
 
 
+@pytest.mark.corpus
 def test_postponed_game_is_followed_to_its_rescheduled_doubleheader(data_dir: Path) -> None:
     """2024-06-05: 746628 postponed (inclement weather) to 2024-08-26, where the recorded
     schedule has it as game 1 of a doubleheader with 746596."""
@@ -124,6 +130,7 @@ def test_postponed_game_is_followed_to_its_rescheduled_doubleheader(data_dir: Pa
     assert not all_done(tracks)
 
 
+@pytest.mark.corpus
 def test_schedule_refresh_keeps_live_state(data_dir: Path) -> None:
     games = schedule_games(data_dir, "gamefeed-api__schedule")  # 748534, listed Final
     tracks, _ = on_schedule({}, games, T0, CAD)
@@ -134,8 +141,69 @@ def test_schedule_refresh_keeps_live_state(data_dir: Path) -> None:
     assert again[key] == tracks[key]
 
 
+@pytest.mark.corpus
 def test_new_track_reads_schedule_entry(data_dir: Path) -> None:
     ((listed, game),) = schedule_games(data_dir, "gamefeed-api__schedule")
     t = new_track(game, listed, T0, CAD)
     assert (t.game_pk, t.listed_date) == (748534, date(2023, 11, 1))
     assert t.game_date == datetime(2023, 11, 2, 0, 3, tzinfo=UTC)
+
+
+def polls_after_final(final_at: datetime, cad: Cadence) -> list[datetime]:
+    """Every poll time the policy asks for after Final was first seen at ``final_at``."""
+    t = on_status(track(Phase.LIVE), FINAL, final_at, cad)
+    polls = []
+    while t.active:
+        polls.append(t.next_poll_at)
+        t = on_status(t, FINAL, t.next_poll_at + timedelta(seconds=3), cad)  # polled late
+    return polls
+
+
+@pytest.mark.parametrize(
+    ("final_at", "morning"),
+    [
+        # 22:30 EDT on Aug 26: next morning is Aug 27 10:00 EDT = 14:00 UTC
+        (datetime(2024, 8, 27, 2, 30, tzinfo=UTC), datetime(2024, 8, 27, 14, 0, tzinfo=UTC)),
+        # 00:30 EDT on Aug 27 (extra innings): the same calendar day's 10:00 EDT
+        (datetime(2024, 8, 27, 4, 30, tzinfo=UTC), datetime(2024, 8, 27, 14, 0, tzinfo=UTC)),
+        # 16:00 EDT day game: the next day 10:00 EDT
+        (datetime(2024, 8, 26, 20, 0, tzinfo=UTC), datetime(2024, 8, 27, 14, 0, tzinfo=UTC)),
+        # 17:00 EST (after the 2023-11-05 DST change): 10:00 EST = 15:00 UTC
+        (datetime(2023, 11, 10, 22, 0, tzinfo=UTC), datetime(2023, 11, 11, 15, 0, tzinfo=UTC)),
+    ],
+)
+def test_after_final_polls_on_the_correction_schedule_then_stops(
+    final_at: datetime, morning: datetime
+) -> None:
+    grace = timedelta(seconds=CAD.final_grace_s)
+    expected = sorted(
+        {final_at + grace, final_at + timedelta(hours=1), final_at + timedelta(hours=6), morning}
+    )
+    assert polls_after_final(final_at, CAD) == expected
+
+
+def test_corrections_schedule_parses_from_a_setting() -> None:
+    assert parse_corrections("1h, 6h, next 10:00") == Corrections((3600.0, 21600.0), time(10))
+    assert parse_corrections("90m,2d") == Corrections((5400.0, 172800.0), None)
+    assert parse_corrections("30s,next 07:15") == Corrections((30.0,), time(7, 15))
+    assert parse_corrections("") == Corrections((), None)
+    assert parse_corrections("1h,6h,next 10:00") == Corrections()  # the default
+    for bad in ("1x", "next 25:00", "h", "-1h"):
+        with pytest.raises(ValueError):
+            parse_corrections(bad)
+
+
+def test_poll_result_keeps_schedule_changes_made_while_in_flight() -> None:
+    before = track()
+    polled = on_status(before, PREVIEW, T0, CAD)
+    moved = replace(before, game_date=FIRST_PITCH + timedelta(hours=1))
+    merged = merge_polled(before, moved, polled)
+    assert merged.game_date == FIRST_PITCH + timedelta(hours=1)
+    assert merged.next_poll_at == polled.next_poll_at
+    off = replace(before, phase=Phase.POSTPONED, reschedule_date=date(2024, 8, 27))
+    merged = merge_polled(before, off, polled)
+    assert merged.phase is Phase.POSTPONED and merged.reschedule_date == date(2024, 8, 27)
+    # the feed showed the game under way: it wins over the schedule's older word
+    live = on_status(before, LIVE, T0, CAD, wait_s=10)
+    assert merge_polled(before, off, live).phase is Phase.LIVE
+    assert merge_polled(before, before, live) == live  # nothing changed meanwhile
