@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: help install demo test test-unit test-flow test-integration test-e2e lint format bench stack-up stack-down stack-status clean
+.PHONY: help install demo test test-unit test-flow test-integration test-e2e lint format bench soak stack-up stack-down stack-status clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ test: install lint ## lint, then every tier (unit, flow, integration, e2e) on th
 
 bench: install ## benchmarks; writes bench/report.md
 	$(BIN)/python -m bench
+
+soak: install ## soak: the poller follows 3 synthetic days (~6 min); writes bench/soak-report.md
+	$(BIN)/python -m bench.soak
 
 clean: ## remove the local stack's data (stops it first) and caches
 	-$(BIN)/mlbsts stack down --purge

@@ -20,11 +20,12 @@ class Clock(Protocol):
 
 
 class ScaledClock:
-    """UTC now, advancing ``speed`` times faster than the wall clock from construction."""
+    """UTC now, advancing ``speed`` times faster than the wall clock from construction;
+    ``start`` (replay only): the instant it reads at construction, else the real now."""
 
-    def __init__(self, speed: float = 1.0) -> None:
+    def __init__(self, speed: float = 1.0, start: datetime | None = None) -> None:
         self.speed = speed
-        self._t0 = datetime.now(UTC)
+        self._t0 = start or datetime.now(UTC)
         self._m0 = time.monotonic()
 
     def now(self) -> datetime:

@@ -134,9 +134,7 @@ class Ingester:
                     next_schedule = now + timedelta(seconds=cadence.schedule_refresh_s)
                 elif due := {d for d, (_, at) in self._schedule_retry.items() if at <= now}:
                     await self._refresh_schedules(now, due & self._days())
-                for key, track in self._tracks.items():
-                    if track.active and key not in inflight and track.next_poll_at <= now:
-                        inflight[key] = (track, asyncio.create_task(self._poll_safely(track)))
+                self._start_polls(inflight, now)
                 self._collect(inflight)
                 if self._should_stop(started, inflight):
                     break
@@ -147,6 +145,19 @@ class Ingester:
         self.stats.tracks = dict(self._tracks)
         self.stats.publish_retries = self.publisher.retries
         return self.stats
+
+    def _start_polls(
+        self, inflight: dict[TrackKey, tuple[GameTrack, asyncio.Task[GameTrack]]], now: datetime
+    ) -> None:
+        """Poll every due track, one poll per game at a time: a game listed on two dates
+        (suspended, resumed the next day) has two tracks, and overlapping polls of it would
+        both publish the same snapshot."""
+        busy = {key[0] for key in inflight}
+        for key, track in self._tracks.items():
+            due = track.active and track.next_poll_at <= now
+            if due and key not in inflight and key[0] not in busy:
+                inflight[key] = (track, asyncio.create_task(self._poll_safely(track)))
+                busy.add(key[0])
 
     def _should_stop(
         self, started: float, inflight: dict[TrackKey, tuple[GameTrack, asyncio.Task[GameTrack]]]

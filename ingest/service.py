@@ -32,9 +32,14 @@ def cadence_from_settings(settings: Settings) -> Cadence:
 
 
 async def run(
-    settings: Settings, config: ClientConfig, options: IngestOptions, speed: float = 1.0
+    settings: Settings,
+    config: ClientConfig,
+    options: IngestOptions,
+    speed: float = 1.0,
+    clock_start: datetime | None = None,
 ) -> IngestStats:
-    """Poll until the runner stops (``until_final``, ``max_runtime_s`` or cancellation)."""
+    """Poll until the runner stops (``until_final``, ``max_runtime_s`` or cancellation);
+    ``clock_start`` (replay only): the simulated instant the runner's clock starts at."""
     since = datetime.now(UTC) - timedelta(hours=settings.ingest_log_window_h)
     log_state = read_log_state(
         settings,
@@ -46,7 +51,9 @@ async def run(
     publisher = KafkaPublisher(settings)
     try:
         async with MlbApiClient(config, cache=cache) as api:
-            ingester = Ingester(api, publisher, options, ScaledClock(speed), log_state=log_state)
+            ingester = Ingester(
+                api, publisher, options, ScaledClock(speed, clock_start), log_state=log_state
+            )
             return await ingester.run()
     finally:
         publisher.close()

@@ -23,6 +23,9 @@ def ingest(
     no_diff_patch: bool = typer.Option(False, "--no-diff-patch", help="always full feeds"),
     max_runtime: float | None = typer.Option(None, "--max-runtime", help="stop after N s"),
     rate: float | None = typer.Option(None, "--rate", help="requests/s per host"),
+    clock_start: str | None = typer.Option(
+        None, "--clock-start", help="replay: the clock starts at this ISO instant (no zone: UTC)"
+    ),
 ) -> None:
     """Poll the MLB Stats API and publish snapshots and schedules to Kafka."""
     import asyncio
@@ -48,7 +51,7 @@ def ingest(
         max_runtime_s=max_runtime,
         publish_backoff_cap_s=settings.ingest_publish_backoff_cap_s,
     )
-    stats = asyncio.run(service.run(settings, config, options, speed))
+    stats = asyncio.run(service.run(settings, config, options, speed, _instant(clock_start)))
     print(json.dumps(service.summary(stats)))
 
 

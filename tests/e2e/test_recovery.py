@@ -199,7 +199,8 @@ def _events_since(settings: Settings, since: dict[str, Mark]) -> dict[tuple[str,
     games = {str(f["gamePk"]).encode() for f in _feeds()}
     seen: dict[tuple[str, int], set[bytes]] = defaultdict(set)
     for topic in TOPIC_OF_KIND.values():
-        for msg in read_topic(settings, topic, start=since[topic]):
+        # the event topics are shared and Tansu fetches slow down as their history grows
+        for msg in read_topic(settings, topic, start=since[topic], timeout_s=180):
             if msg.key() in games:
                 event = decode_event_value(topic, msg.value() or b"")
                 seen[(event.event_id, event.revision)].add(msg.value() or b"")

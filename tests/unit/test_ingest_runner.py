@@ -303,3 +303,32 @@ def test_finished_games_leave_nothing_behind() -> None:
     assert set(run._seen.seen) <= current
     assert {k[0] for k in run._tracks} <= current
     assert set(run._schedule_digests) <= {last_day}
+
+
+class YieldingApi(FakeApi):
+    """Answers after giving way to other tasks, as a real request does."""
+
+    async def feed_live(self, pk: int, timecode: str | None = None) -> FeedResponse:
+        await asyncio.sleep(0)
+        return await super().feed_live(pk, timecode)
+
+
+class YieldingPublisher(FakePublisher):
+    async def publish(self, records: list[OutRecord]) -> None:
+        await asyncio.sleep(0)
+        await super().publish(records)
+
+
+def test_a_game_listed_on_two_dates_is_never_polled_twice_at_once() -> None:
+    """A game suspended on one date and resumed on the next is listed on both (two tracks,
+    as the soak's game 9000205): its polls must not overlap, or both publish a snapshot."""
+    clock = FakeClock(T0)
+    day, resumed = T0.date(), T0.date() + timedelta(days=1)
+    api = YieldingApi(clock, lambda d: schedule_of(d, [5], T0), lambda pk, _: as_game(pk))
+    publisher = YieldingPublisher()
+    run = ingester(
+        api, clock, publisher, days=(day, resumed), cadence=NO_CORRECTIONS, until_final=True
+    )
+    asyncio.run(run.run())
+    snapshots = [r for r in publisher.records if r.topic == "snap"]
+    assert len(snapshots) == 1
