@@ -35,7 +35,7 @@ from typing import Any, cast
 import msgspec
 from msgspec import UnsetType
 
-from flows.game.feed_game import Code, GameStatus, MetaData, Person, Teams
+from flows.game.feed_game import Code, GameStatus, MetaData, Person, TeamRefs
 from flows.game.feed_live import AtBat, Count, Plays
 
 __all__ = [
@@ -186,10 +186,10 @@ class Play(msgspec.Struct, frozen=True):
 
 
 class HeadGameData(msgspec.Struct, frozen=True):
-    """The engine's ``gameData``: the status and the two teams."""
+    """The engine's ``gameData``: the status and the two teams' ids."""
 
     status: GameStatus = GameStatus()
-    teams: Teams = Teams()
+    teams: TeamRefs = TeamRefs()
 
 
 class HeadLiveData(msgspec.Struct, frozen=True):

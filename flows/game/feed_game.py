@@ -32,6 +32,8 @@ __all__ = [
     "Person",
     "Player",
     "Team",
+    "TeamRef",
+    "TeamRefs",
     "Teams",
     "TimeZone",
     "Venue",
@@ -133,10 +135,16 @@ class Venue(msgspec.Struct, frozen=True):
     fieldInfo: FieldInfo = FieldInfo()  # noqa: N815
 
 
-class Team(msgspec.Struct, frozen=True):
-    """``gameData.teams.{home,away}``, or a box score's ``team`` reference."""
+class TeamRef(msgspec.Struct, frozen=True):
+    """A team as a reference: its id, all the engine reads of ``gameData.teams``, so a
+    team detail it does not use (a null venue, an odd elevation) never refuses a snapshot."""
 
     id: int | None = None
+
+
+class Team(TeamRef, frozen=True):
+    """``gameData.teams.{home,away}``, or a box score's ``team`` reference."""
+
     name: str | None = None
     abbreviation: str | None = None
     teamName: str | None = None  # noqa: N815
@@ -146,8 +154,15 @@ class Team(msgspec.Struct, frozen=True):
     venue: Venue = Venue()
 
 
-class Teams(msgspec.Struct, frozen=True):
-    """``gameData.teams``."""
+class TeamRefs(msgspec.Struct, frozen=True):
+    """``gameData.teams`` read as references (the engine's view)."""
+
+    home: TeamRef = TeamRef()
+    away: TeamRef = TeamRef()
+
+
+class Teams(TeamRefs, frozen=True):
+    """``gameData.teams`` with each team's details (the game tables' view)."""
 
     home: Team = Team()
     away: Team = Team()

@@ -38,7 +38,9 @@ def test_the_views_read_the_same_real_feed() -> None:
     assert checked.metaData.time_stamp == head.metaData.timeStamp
     assert head.gameData.status == tables.gameData.status
     assert head.gameData.status.abstractGameState == "Final"
-    assert head.gameData.teams == tables.gameData.teams
+    for side in ("home", "away"):  # the engine reads the ids the game tables read
+        assert getattr(head.gameData.teams, side).id == getattr(tables.gameData.teams, side).id
+        assert getattr(head.gameData.teams, side).id == FEED["gameData"]["teams"][side]["id"]
     assert len(head.liveData.plays.allPlays) == len(FEED["liveData"]["plays"]["allPlays"])
 
 
@@ -87,3 +89,23 @@ def test_a_null_in_a_count_is_refused_by_the_engine_not_by_validation() -> None:
     assert not isinstance(live, type(UNSET)) and not isinstance(live.plays, type(UNSET))
     count = live.plays.allPlays[5].count
     assert count is not None and count.balls is None
+
+
+def test_the_engine_reads_only_team_ids_so_team_details_never_refuse_a_snapshot() -> None:
+    """A null venue or a fractional elevation in ``gameData.teams`` (details only the game
+    tables read) must not make the engine refuse the snapshot or change its events."""
+    from flows.game.snapshot_diff import step
+
+    feed = load_fixture_feed()
+    odd: dict[str, Any] = orjson.loads(orjson.dumps(feed))
+    odd["gameData"]["teams"]["home"]["venue"] = None
+    odd["gameData"]["teams"]["away"]["league"] = "American League"
+    odd["gameData"]["teams"]["away"]["venue"]["location"] = {"elevation": 12.5}
+    with pytest.raises(msgspec.ValidationError):  # the game tables do read those details
+        decode_game_tables_view(orjson.dumps(odd))
+    head = decode_head(orjson.dumps(odd))
+    assert head.gameData.teams.home.id == feed["gameData"]["teams"]["home"]["id"]
+    assert head.gameData.teams.away.id == feed["gameData"]["teams"]["away"]["id"]
+    _, events = step(None, orjson.dumps(odd))
+    _, expected = step(None, orjson.dumps(feed))
+    assert events == expected
