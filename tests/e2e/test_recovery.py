@@ -207,9 +207,6 @@ def _events_since(settings: Settings, since: dict[str, Mark]) -> dict[tuple[str,
     return seen
 
 
-# One rerun: this test failed once in about six runs on a loaded 2-core machine, with its
-# cause not yet found (see the issue note); it must still pass a whole run to pass.
-@pytest.mark.flaky(reruns=1)
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 def test_sigkill_mid_stream_then_resume_equals_an_uninterrupted_run(
     stack_settings: Settings, input_topic: tuple[str, int], tmp_path: Path, layout: str
