@@ -28,6 +28,7 @@ import shutil
 import signal
 import subprocess
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import psycopg
@@ -82,9 +83,11 @@ def run_as() -> str | None:
     return UNPRIVILEGED_USER if os.geteuid() == 0 else None
 
 
+@lru_cache(maxsize=64)
 def can_enter(user: str, path: Path) -> bool:
     """Whether ``user`` may enter ``path`` (its nearest existing folder), asked as that user,
-    so permissions, ACLs and mount options all count."""
+    so permissions, ACLs and mount options all count. Asked once per process and path: the
+    stack's health probes look the server's home up again and again."""
     while not path.exists():
         path = path.parent
     entry = pwd.getpwnam(user)

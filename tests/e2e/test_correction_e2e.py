@@ -23,12 +23,10 @@ from typing import Any
 import orjson
 import psycopg
 import pytest
-from psycopg import sql
 
 from connectors.envelope_serde import decode_envelope
 from connectors.event_serde import decode_event_value
 from connectors.kafka_read import Mark, mark, read_topic
-from flows.game.boxscore import BATTING_FIELDS, PITCHING_FIELDS
 from flows.game.events import PlayEvent
 from mlbsts import topics as project_topics
 from mlbsts.paths import PROJECT_ROOT
@@ -37,7 +35,11 @@ from sim.corpus import Corpus
 from sim.replay_server import ReplayClock, ReplayServer, start_of_day
 from sim.scoring_change import scoring_change
 from tests.e2e.test_recovery import Target
-from tests.integration.conftest import snapshot_and_schedule_topics
+from tests.integration.conftest import (
+    assert_box_score_views_official,
+    box_score_view,
+    snapshot_and_schedule_topics,
+)
 from tests.unit.official_boxscore import official_lines
 
 pytestmark = [pytest.mark.e2e, pytest.mark.corpus]
@@ -85,14 +87,6 @@ def _run_flow(target: Target, topic: str, log: Path) -> None:
             check=False,
         )
     assert done.returncode == 0, log.read_text()[-3000:]
-
-
-def _view(dsn: str, view: str, fields: tuple[str, ...], side: str) -> dict[str, JSON]:
-    columns = sql.SQL(", ").join(map(sql.Identifier, fields))
-    query = sql.SQL("SELECT person_id, {} FROM {} WHERE game_pk = %s AND side = %s")
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(query.format(columns, sql.Identifier(view)), (GAME, side)).fetchall()
-    return {str(r[0]): dict(zip(fields, r[1:], strict=True)) for r in rows}
 
 
 def _linescore(dsn: str) -> dict[tuple[int, str], tuple[int | None, int | None]]:
@@ -162,21 +156,13 @@ def _check_reissued(settings: Settings, since: Mark, at_bat: int, changed_ts: st
 
 
 def _check_box_score(dsn: str, recorded: JSON, changed: JSON, at_bat: int) -> None:
-    for view, category, fields in (
-        ("boxscore_batting", "batting", BATTING_FIELDS),
-        ("boxscore_pitching", "pitching", PITCHING_FIELDS),
-    ):
-        for side in ("home", "away"):
-            official = {
-                person: {f: stats[f] for f in fields}
-                for person, stats in official_lines(changed, side, category).items()
-            }
-            assert _view(dsn, view, fields, side) == official, (view, side)
+    assert_box_score_views_official(dsn, changed)
     play = recorded["liveData"]["plays"]["allPlays"][at_bat]
     side = "away" if play["about"]["isTopInning"] else "home"
     batter = str(play["matchup"]["batter"]["id"])
     hits = official_lines(recorded, side, "batting")[batter]["hits"]
-    assert _view(dsn, "boxscore_batting", ("hits",), side)[batter] == {"hits": hits - 1}
+    view = box_score_view(dsn, "boxscore_batting", ("hits",), side, GAME)
+    assert view[batter] == {"hits": hits - 1}
     expected = {
         (i["num"], s): (i[s].get("hits"), i[s].get("errors"))
         for i in changed["liveData"]["linescore"]["innings"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 import pytest
@@ -23,8 +24,10 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg import sql
 
 from connectors import s3
+from flows.game.stat_fields import BATTING_FIELDS, PITCHING_FIELDS
 from mlbsts import stack
 from mlbsts.settings import Settings, get_settings
+from tests.unit.official_boxscore import official_lines
 
 
 def unique(prefix: str) -> str:
@@ -102,3 +105,34 @@ def pg_conn(
     dsn = stack_settings.postgres_dsn.get_secret_value()
     with psycopg.connect(dsn, options=f"-c search_path={pg_schema}") as conn:
         yield conn
+
+
+def box_score_view(
+    dsn: str, view: str, fields: tuple[str, ...], side: str, game_pk: int
+) -> dict[str, dict[str, Any]]:
+    """One side of a game in a box score view (``boxscore_batting``/``boxscore_pitching``),
+    by person id."""
+    columns = sql.SQL(", ").join(map(sql.Identifier, fields))
+    query = sql.SQL("SELECT person_id, {} FROM {} WHERE game_pk = %s AND side = %s")
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(query.format(columns, sql.Identifier(view)), (game_pk, side)).fetchall()
+    return {str(r[0]): dict(zip(fields, r[1:], strict=True)) for r in rows}
+
+
+def assert_box_score_views_official(dsn: str, feed: dict[str, Any]) -> int:
+    """Both box score views equal ``feed``'s official box score, field for field, for every
+    player of both sides; returns how many fields were compared."""
+    compared = 0
+    for view, category, fields in (
+        ("boxscore_batting", "batting", BATTING_FIELDS),
+        ("boxscore_pitching", "pitching", PITCHING_FIELDS),
+    ):
+        for side in ("home", "away"):
+            official = {
+                person: {f: stats[f] for f in fields}
+                for person, stats in official_lines(feed, side, category).items()
+            }
+            got = box_score_view(dsn, view, fields, side, int(feed["gamePk"]))
+            assert got == official, (view, side)
+            compared += sum(len(line) for line in official.values())
+    return compared

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import msgspec
 import orjson
-import psycopg
 import pytest
-from psycopg import sql
 
 from connectors import pg_normalized as pn
 from connectors import pg_upsert
-from flows.game.boxscore import BATTING_FIELDS, PITCHING_FIELDS
+from flows.game.boxscore import BATTING_FIELDS
 from flows.game.events import GameEvent, PlayEvent, Retraction
+from tests.integration.conftest import assert_box_score_views_official, box_score_view
 from tests.integration.test_pg_normalized import (
     CORPUS_GAMES,
     JSON,
@@ -31,31 +30,8 @@ pytestmark = pytest.mark.integration
 __all__ = ["dsn"]  # the fixture, shared with test_pg_normalized.py
 
 
-def _view(dsn: str, view: str, fields: tuple[str, ...], side: str) -> dict[str, JSON]:
-    columns = sql.SQL(", ").join(map(sql.Identifier, fields))
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            sql.SQL("SELECT person_id, {} FROM {} WHERE side = %s").format(
-                columns, sql.Identifier(view)
-            ),
-            (side,),
-        ).fetchall()
-    return {str(r[0]): dict(zip(fields, r[1:], strict=True)) for r in rows}
-
-
 def _assert_views_official(dsn: str, feed: JSON) -> None:
-    compared = 0
-    for view, category, fields in (
-        ("boxscore_batting", "batting", BATTING_FIELDS),
-        ("boxscore_pitching", "pitching", PITCHING_FIELDS),
-    ):
-        for side in ("home", "away"):
-            official = {
-                person: {f: stats[f] for f in fields}
-                for person, stats in official_lines(feed, side, category).items()
-            }
-            assert _view(dsn, view, fields, side) == official, (view, side)
-            compared += sum(len(line) for line in official.values())
+    compared = assert_box_score_views_official(dsn, feed)
     assert compared > 250  # every official field of every player (279 in the fixture)
 
 
@@ -92,7 +68,9 @@ def test_box_score_views_exclude_retracted_rows(dsn: str, fixture_feed: JSON) ->
     )
     with pg_upsert.connect(dsn, pn.EVENT_TABLES) as conn:
         pn.write_events(conn, [gone])
-        line = _view(dsn, "boxscore_batting", BATTING_FIELDS, side)[str(hit.batterId)]
+        line = box_score_view(
+            dsn, "boxscore_batting", BATTING_FIELDS, side, fixture_feed["gamePk"]
+        )[str(hit.batterId)]
         assert (line["hits"], line["atBats"]) == (official["hits"] - 1, official["atBats"] - 1)
         back = msgspec.structs.replace(hit, revision=1, source_ts=later)
         pn.write_events(conn, [back])

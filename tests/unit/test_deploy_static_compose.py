@@ -231,28 +231,6 @@ services:
       # MLBSTS_KAFKA_SASL_PASWORD: a misspelt setting in a comment
 """
 
-BROKEN_K8S = """
-apiVersion: v1
-kind: Service
-metadata: {name: workers}
-spec: {clusterIP: 10.0.0.1}
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: workers}
-spec:
-  serviceName: workers
-  replicas: 3
-  template:
-    metadata: {labels: {app: w}}
-    spec:
-      containers:
-        - name: worker
-          image: mlbsts
-          command: [python, -m, bytewax.run, "flows.live_stats:flow", -r, /data]
-          env: [{name: WORKER_PROCESSES, value: "2"}]
-"""
-
 
 def test_env_checker_fails_on_unknown_or_missing_settings() -> None:
     broken = load_compose(BROKEN_COMPOSE)

@@ -15,24 +15,14 @@ import orjson
 import pytest
 
 from flows.game.boxscore import box_score
-from flows.game.events import Event
-from flows.game.snapshot_diff import GameState, step
 from sim.corpus import Corpus
 from sim.scoring_change import scoring_change
+from sim.sources import run_engine
 from tests.conftest import corpus_feed_paths, load_fixture_feed
 from tests.unit.official_boxscore import differences
 
 pytestmark = [pytest.mark.unit, pytest.mark.corpus]
 JSON = dict[str, Any]
-
-
-def _events(*snapshots: JSON) -> list[Event]:
-    state: GameState | None = None
-    out: list[Event] = []
-    for snapshot in snapshots:
-        state, events = step(state, snapshot)
-        out.extend(events)
-    return out
 
 
 def _line(feed: JSON, side: str, person: int, category: str) -> JSON:
@@ -46,7 +36,7 @@ def _line(feed: JSON, side: str, person: int, category: str) -> JSON:
 def test_changed_feed_is_consistent_with_its_own_official_box_score(path: Path | None) -> None:
     final = load_fixture_feed() if path is None else orjson.loads(path.read_bytes())
     changed, at_bat = scoring_change(final, timedelta(hours=14))
-    compared, bad = differences(changed, box_score(_events(final, changed)))
+    compared, bad = differences(changed, box_score(list(run_engine([final, changed]))))
     assert compared > 300 and bad == []
     play = changed["liveData"]["plays"]["allPlays"][at_bat]
     original = final["liveData"]["plays"]["allPlays"][at_bat]
