@@ -67,8 +67,33 @@ class Settings(BaseSettings):
         SecretStr("postgresql://mlbsts:mlbsts@127.0.0.1:15432/mlbsts"),
         description="PostgreSQL connection string",
     )
+    postgres_connect_timeout_s: float = Field(
+        10.0, gt=0, description="longest wait to open a PostgreSQL connection"
+    )
+    postgres_statement_timeout_s: float = Field(
+        60.0, gt=0, description="longest a statement may run (server side)"
+    )
+    postgres_request_timeout_s: float = Field(
+        90.0, gt=0, description="longest the client waits for one write (a hung server)"
+    )
     # cache
     redis_url: str = Field("redis://127.0.0.1:16379/0", description="Redis URL")
+    redis_timeout_s: float = Field(
+        5.0, gt=0, description="Redis connect and socket timeout of one command"
+    )
+    # every sink
+    sink_outage_budget_s: float = Field(
+        300.0,
+        gt=0,
+        description="how long a sink waits out an unreachable server (retrying with backoff, "
+        "the source paused) before the worker stops",
+    )
+    sink_queue_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="bytes queued per sink partition before the flow waits (backpressure)",
+    )
+    s3_timeout_s: float = Field(30.0, gt=0, description="S3 connect and read timeout")
     # dataflow
     flow_stop_at_end: bool = Field(
         False, description="stop the dataflow at the end of the raw topic (demo, batch replay)"
@@ -86,6 +111,17 @@ class Settings(BaseSettings):
     )
     redis_live_final_ttl_s: int = Field(
         86400, ge=1, description="Redis expiry of a game's live state once it is Final"
+    )
+    redis_live_ttl_s: int = Field(
+        172800,
+        ge=1,
+        description="Redis expiry of an unfinished game's live state, renewed at every update",
+    )
+    game_max_idle_s: float = Field(
+        172800.0,
+        gt=0,
+        description="per-game state of a game never Final is released after this long "
+        "without news (event time)",
     )
     max_snapshot_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="largest uncompressed feed/live payload accepted"

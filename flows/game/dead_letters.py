@@ -28,6 +28,8 @@ class ErrorClass(StrEnum):
     OVERSIZED = "oversized"
     LATE = "late"
     DB_REJECTED = "db_rejected"  # PostgreSQL refused the row (SQLSTATE class 22 or 23)
+    KAFKA_REJECTED = "kafka_rejected"  # the broker refused the record for its data
+    REDIS_REJECTED = "redis_rejected"  # Redis refused the value for its data
 
 
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,6 +44,8 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     source_offset: int | None = None
     original_key: bytes | None = None
     original_value: bytes | None = None
+    #: S3 key of the original bytes when they are too large for a dead letter
+    original_ref: str | None = None
 
 
 def dead_letter_of(item: AcceptedSnapshot, error_class: ErrorClass, reason: str) -> DeadLetter:

@@ -224,7 +224,13 @@ def test_a_corrupted_real_snapshot_is_refused_with_its_class(
 
 
 def test_every_validation_class_has_a_case() -> None:
-    not_validation = {ErrorClass.STALE, ErrorClass.LATE, ErrorClass.DB_REJECTED}  # other steps
+    not_validation = {  # refused by other steps or by a sink
+        ErrorClass.STALE,
+        ErrorClass.LATE,
+        ErrorClass.DB_REJECTED,
+        ErrorClass.KAFKA_REJECTED,
+        ErrorClass.REDIS_REJECTED,
+    }
     assert {c[2] for c in CASES} | {ErrorClass.OVERSIZED} == set(ErrorClass) - not_validation
 
 
