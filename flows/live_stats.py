@@ -120,7 +120,8 @@ def build_flow(
     _output_if("game_to_postgres", accepted, sinks.game_postgres)
     keyed = op.key_on("key_by_game", accepted, _game_key)
     # (gamePk, AcceptedSnapshot)
-    diff = partial(_diff, grace=stats.grace)  # the stats' grace: the diff goes no later
+    # the stats' grace and idle bound: the diff goes no later
+    diff = partial(_diff, grace=stats.grace, max_idle=stats.max_idle)
     diffed = op.key_rm("unkey_diffs", ticking("diff_snapshots", keyed, diff, stats.tick_every))
     # EventBatch | DeadLetter (stale or undecodable snapshot)
     split_diffs = op.branch("split_refused_snapshots", diffed, _is_batch)

@@ -3,7 +3,9 @@
 The envelope is decoded, its payload inflated (never past ``max_snapshot_bytes``: a small
 gzip record cannot blow up the worker's memory) and validated (``flows.game.validate``). Any
 failure is a :class:`~flows.game.dead_letters.DeadLetter` that carries the message's original
-key and value, topic, partition and offset; the flow goes on.
+key and value, topic, partition and offset; the flow goes on. A snapshot without a feed
+timestamp is one of them (``missing_field``): the raw tier, the S3 keys and the engine's
+ordering all go by that time, so it has no defined place in any store.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from flows.game.validate import check_feed
 from mlbsts.settings import get_settings
 
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
+_NO_TIMESTAMP = "envelope has no feed_timestamp (the feed's metaData.timeStamp)"
 
 
 class _OversizedError(ValueError):
@@ -69,6 +72,9 @@ def decode_snapshot(
     check = check_feed(payload, key=msg.key, envelope_game_pk=envelope.gamePk, max_bytes=max_bytes)
     if check.failure is not None:
         return dead(*check.failure, envelope.gamePk)
+    if not envelope.feed_timestamp:
+        # every store keys a snapshot by its feed time, and the engine orders by it
+        return dead(ErrorClass.MISSING_FIELD, _NO_TIMESTAMP, envelope.gamePk)
     return AcceptedSnapshot(
         envelope=envelope,
         raw_value=msg.value,

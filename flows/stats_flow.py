@@ -44,7 +44,7 @@ from connectors.records import dead_letter_record
 from flows.game.batches import EventBatch
 from flows.game.dead_letters import DeadLetter, ErrorClass
 from flows.game.events import Event
-from flows.game.release import DEFAULT_GRACE
+from flows.game.release import DEFAULT_GRACE, DEFAULT_MAX_IDLE
 from flows.stats import windows as win
 from flows.stats.live_box import LiveStats, live_step
 from flows.stats.pitchers import EPOCH, PitcherStats, pitcher_step
@@ -77,6 +77,14 @@ class StatsConfig:
     align_to: datetime = EPOCH
     grace: timedelta = DEFAULT_GRACE  # release of a game's state after Final (every step)
     tick_every: timedelta = TICK_EVERY  # how often per-game state is checked for release
+    max_idle: timedelta = DEFAULT_MAX_IDLE  # release of a game without news (the diff's)
+
+    @property
+    def stats_max_idle(self) -> timedelta:
+        """The statistics' idle release: one tick later than the diff's, so never before it
+        (``flows.game.release``, "Ordering")."""
+        return self.max_idle + self.tick_every
+
     now: Callable[[], datetime] | None = None  # the windows' system clock; None: real time
 
 
@@ -92,7 +100,10 @@ class StatsOutputs:
 
 def stats_config(settings: Settings) -> StatsConfig:
     """The production :class:`StatsConfig` (``stats_window_wait_s`` from the settings)."""
-    return StatsConfig(wait=timedelta(seconds=settings.stats_window_wait_s))
+    return StatsConfig(
+        wait=timedelta(seconds=settings.stats_window_wait_s),
+        max_idle=timedelta(seconds=settings.game_max_idle_s),
+    )
 
 
 def _batch_key(batch: EventBatch) -> str:
@@ -116,16 +127,24 @@ def add_live_stats(
 ) -> StatsOutputs:
     """Add the statistics steps; ``batches`` in order per game, ``events`` flattened from them."""
     cfg = config or StatsConfig()
+    grace, idle = cfg.grace, cfg.stats_max_idle  # every per-game step
     keyed = op.key_on("stats_key_batches", batches, _batch_key)
     # (gamePk, EventBatch)
     live = op.key_rm(
         "stats_unkey_live",
-        ticking("stats_live_box", keyed, partial(live_step, grace=cfg.grace), cfg.tick_every),
+        ticking(
+            "stats_live_box", keyed, partial(live_step, grace=grace, max_idle=idle), cfg.tick_every
+        ),
     )
     # LiveStats, one per batch with events
     pitchers = op.key_rm(
         "stats_unkey_pitchers",
-        ticking("stats_pitchers", keyed, partial(pitcher_step, grace=cfg.grace), cfg.tick_every),
+        ticking(
+            "stats_pitchers",
+            keyed,
+            partial(pitcher_step, grace=grace, max_idle=idle),
+            cfg.tick_every,
+        ),
     )
     # PitcherStats, one per changed pitcher per batch
     keyed_events = op.key_on("stats_key_events", events, _event_key)
@@ -134,7 +153,7 @@ def add_live_stats(
         ticking(
             "stats_window_feed",
             keyed_events,
-            partial(win.window_feed_step, grace=cfg.grace),
+            partial(win.window_feed_step, grace=grace, max_idle=idle),
             cfg.tick_every,
         ),
     )

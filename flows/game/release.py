@@ -18,6 +18,13 @@ and the state is released if the rule holds at the feed time the step names for 
 ``None`` as the state makes Bytewax forget the key. An item arriving after that starts
 again from no state.
 
+A game that never reaches Final (suspended and never resumed, called off without a Final
+status, a feed MLB stops updating) would keep its state for ever. So a state is also
+released by a ``Tick`` once the game has had no news for ``max_idle`` (:func:`is_idle`):
+``newest_ts``, the newest feed time the state has taken (the prologue keeps it), is older
+than the tick's time by at least ``max_idle``. A game that comes back after that starts
+again from no state, like a finished game that gets a late correction.
+
 Ordering: the statistics are released *no earlier* than the snapshot diff. While the diff
 keeps its state it emits only changed events, and a fold that had forgotten the game would
 rebuild a box score from a fragment. After both have released, the diff's next snapshot
@@ -27,7 +34,9 @@ same one to every step) gives that ordering: the diff judges a snapshot at its
 ``metaData.timeStamp``, the statistics judge that snapshot's batch at the same
 ``source_ts``, and their ``final_ts`` comes from the diff's own Final status event, so it
 is never earlier than the diff's. Ticks are per step and per key, so at a wall-clock
-release the steps may part by up to one tick interval.
+release the steps may part by up to one tick interval; for the idle rule the flow gives the
+statistics a ``max_idle`` one tick interval longer than the diff's
+(``flows.stats_flow.StatsConfig``), so they go after it.
 """
 
 from __future__ import annotations
@@ -44,11 +53,13 @@ from flows.game.status import is_final
 
 __all__ = [
     "DEFAULT_GRACE",
+    "DEFAULT_MAX_IDLE",
     "Finishing",
     "ReleasingMapper",
     "Tick",
     "Timed",
     "final_ts_after",
+    "is_idle",
     "is_released",
     "releasing",
     "source_ts_of",
@@ -56,6 +67,7 @@ __all__ = [
 ]
 
 DEFAULT_GRACE = timedelta(hours=2)
+DEFAULT_MAX_IDLE = timedelta(hours=48)  # settings: game_max_idle_s
 
 
 class Tick(msgspec.Struct, frozen=True):
@@ -74,6 +86,12 @@ def is_released(final_ts: str | None, now: datetime, grace: timedelta = DEFAULT_
     return final_ts is not None and now >= parse_feed_timestamp(final_ts) + grace
 
 
+def is_idle(newest_ts: str, now: datetime, max_idle: timedelta = DEFAULT_MAX_IDLE) -> bool:
+    """True once the game has had no news for ``max_idle`` at ``now`` (``newest_ts`` is the
+    newest feed time taken; "" for none: never idle)."""
+    return bool(newest_ts) and now >= parse_feed_timestamp(newest_ts) + max_idle
+
+
 def final_ts_after(final_ts: str | None, event: Event) -> str | None:
     """``final_ts`` updated by one event: the first ``source_ts`` with status Final."""
     if (
@@ -87,10 +105,13 @@ def final_ts_after(final_ts: str | None, event: Event) -> str | None:
 
 
 class Finishing(Protocol):
-    """A per-game state that knows since when its game is Final (``None``: not yet)."""
+    """A per-game state that knows since when its game is Final (``None``: not yet) and
+    the newest feed time it has taken (kept by :func:`releasing`; "" for none)."""
 
     @property
     def final_ts(self) -> str | None: ...
+
+    newest_ts: str
 
 
 class Timed(Protocol):
@@ -110,7 +131,11 @@ class ReleasingMapper(Protocol[S, V_contra, W]):
     """What :func:`releasing` returns: a ``stateful_flat_map`` mapper that handles ``Tick``."""
 
     def __call__(
-        self, state: S | None, item: V_contra | Tick, grace: timedelta = ...
+        self,
+        state: S | None,
+        item: V_contra | Tick,
+        grace: timedelta = ...,
+        max_idle: timedelta = ...,
     ) -> tuple[S | None, list[W]]: ...
 
 
@@ -131,16 +156,24 @@ def releasing(
     """
 
     def mapper(
-        state: S | None, item: V | Tick, grace: timedelta = DEFAULT_GRACE
+        state: S | None,
+        item: V | Tick,
+        grace: timedelta = DEFAULT_GRACE,
+        max_idle: timedelta = DEFAULT_MAX_IDLE,
     ) -> tuple[S | None, list[W]]:
         if isinstance(item, Tick):
-            if state is None or is_released(state.final_ts, item.now, grace):
+            if (
+                state is None
+                or is_released(state.final_ts, item.now, grace)
+                or is_idle(state.newest_ts, item.now, max_idle)
+            ):
                 return None, []
             return state, []
         state, out = step(state, item)
         if state is None:
             return None, out
         ts = feed_time(state, item)
+        state.newest_ts = max(state.newest_ts, ts)
         if ts and is_released(state.final_ts, parse_feed_timestamp(ts), grace):
             return None, out
         return state, out

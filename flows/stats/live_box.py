@@ -74,6 +74,7 @@ class GameBoxState(msgspec.Struct):
     abstract_state: str | None = None
     detailed_state: str | None = None
     final_ts: str | None = None
+    newest_ts: str = ""  # newest feed time taken (flows.game.release: idle release)
 
 
 def innings_of(linescore: dict[str, Any]) -> tuple[InningLine, ...]:

@@ -186,6 +186,7 @@ class PitcherGameState(msgspec.Struct):
 
     pitches: dict[str, PitchRecord] = msgspec.field(default_factory=dict)
     final_ts: str | None = None
+    newest_ts: str = ""  # newest feed time taken (flows.game.release: idle release)
 
 
 def _record(event: PitchEvent) -> PitchRecord | None:

@@ -126,6 +126,7 @@ class WindowFeedState(msgspec.Struct):
 
     sent: dict[str, tuple[datetime, Content]] = msgspec.field(default_factory=dict)
     final_ts: str | None = None
+    newest_ts: str = ""  # newest feed time taken (flows.game.release: idle release)
 
 
 def _content(event: Event) -> tuple[datetime | None, Content | None]:

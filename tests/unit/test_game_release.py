@@ -16,8 +16,10 @@ from flows.game.envelope import parse_feed_timestamp
 from flows.game.events import GameEvent, Retraction
 from flows.game.release import (
     DEFAULT_GRACE,
+    DEFAULT_MAX_IDLE,
     Tick,
     final_ts_after,
+    is_idle,
     is_released,
     releasing,
     source_ts_of,
@@ -26,6 +28,7 @@ from flows.game.snapshot_diff import GameState, flow_step
 from flows.stats.live_box import GameBoxState, live_step
 from flows.stats.pitchers import PitcherGameState, pitcher_step
 from flows.stats.windows import WindowFeedState, window_feed_step
+from flows.stats_flow import StatsConfig
 from sim.simulate import simulate
 from tests.conftest import load_fixture_feed
 
@@ -57,6 +60,23 @@ def test_released_exactly_from_final_plus_grace(final: int, now: int, grace: int
 @given(now=seconds)
 def test_a_game_never_final_is_never_released(now: int) -> None:
     assert not is_released(None, T0 + timedelta(seconds=now), timedelta(0))
+
+
+@given(newest=seconds, now=seconds, idle=st.integers(min_value=1, max_value=3 * 24 * 3600))
+def test_idle_exactly_from_the_newest_feed_time_plus_max_idle(
+    newest: int, now: int, idle: int
+) -> None:
+    newest_ts = _stamp(T0 + timedelta(seconds=newest))
+    at, max_idle = T0 + timedelta(seconds=now), timedelta(seconds=idle)
+    assert is_idle(newest_ts, at, max_idle) is (now >= newest + idle)
+    assert not is_idle("", at, max_idle)  # a state that has taken no feed time
+
+
+def test_the_prologue_uses_the_default_max_idle() -> None:
+    state, _ = toy_mapper(None, Item(_stamp(T0)))
+    assert state is not None
+    assert toy_mapper(state, Tick(T0 + DEFAULT_MAX_IDLE - timedelta(seconds=1)))[0] is state
+    assert toy_mapper(state, Tick(T0 + DEFAULT_MAX_IDLE))[0] is None
 
 
 def test_default_grace_is_two_hours() -> None:
@@ -94,6 +114,7 @@ def test_final_ts_is_the_first_final_status_events_source_ts() -> None:
 @dataclass
 class Toy:
     final_ts: str | None = None
+    newest_ts: str = ""
     seen: list[str] = field(default_factory=list)
 
 
@@ -123,17 +144,23 @@ ticks = minutes.map(lambda m: Tick(now=T0 + timedelta(minutes=m)))
 @given(
     st.lists(st.one_of(items, ticks), max_size=30),
     st.integers(min_value=0, max_value=300).map(lambda m: timedelta(minutes=m)),
+    st.integers(min_value=1, max_value=600).map(lambda m: timedelta(minutes=m)),
 )
 def test_the_prologue_steps_items_and_only_releases_on_ticks(
-    sequence: list[Item | Tick], grace: timedelta
+    sequence: list[Item | Tick], grace: timedelta, max_idle: timedelta
 ) -> None:
     state: Toy | None = None
     for item in sequence:
         before, seen = state, list(state.seen) if state is not None else []
-        state, out = toy_mapper(state, item, grace)
+        newest = before.newest_ts if before is not None else ""
+        state, out = toy_mapper(state, item, grace, max_idle)
         if isinstance(item, Tick):
             assert out == []  # a Tick never reaches the step
-            released = before is None or is_released(before.final_ts, item.now, grace)
+            released = (
+                before is None
+                or is_released(before.final_ts, item.now, grace)
+                or is_idle(before.newest_ts, item.now, max_idle)
+            )
             assert state is (None if released else before)
             assert state is None or state.seen == seen
             continue
@@ -147,6 +174,7 @@ def test_the_prologue_steps_items_and_only_releases_on_ticks(
         else:
             assert state is not None and state.seen == [*seen, item.source_ts]
             assert before is None or state is before
+            assert state.newest_ts == max(newest, item.source_ts)  # the prologue keeps it
 
 
 def test_the_prologue_uses_the_default_grace() -> None:
@@ -179,6 +207,10 @@ FINAL_AT = parse_feed_timestamp(FEED["metaData"]["timeStamp"])
 SNAPSHOTS = {every: simulate(FEED, every) for every in (40, 120)}
 
 
+#: the flow's idle bounds: the diff's, and the statistics' one tick interval later
+IDLE = StatsConfig(max_idle=timedelta(hours=3), tick_every=timedelta(minutes=5))
+
+
 def _restamped(at: datetime) -> JSON:
     """The final feed polled again at ``at`` (same content, newer ``metaData.timeStamp``)."""
     return {**FEED, "metaData": {**FEED["metaData"], "timeStamp": _stamp(at)}}
@@ -196,20 +228,21 @@ class Chain:
     def stats(self) -> tuple[object | None, ...]:
         return self.box, self.pitchers, self.windows
 
-    def take(self, item: JSON | Tick, grace: timedelta) -> None:
+    def take(self, item: JSON | Tick, grace: timedelta, idle: StatsConfig = IDLE) -> None:
+        diff_idle, stats_idle = idle.max_idle, idle.stats_max_idle  # as the flow sets them
         if isinstance(item, Tick):
-            self.diff, _ = flow_step(self.diff, item, grace)
-            self.box, _ = live_step(self.box, item, grace)
-            self.pitchers, _ = pitcher_step(self.pitchers, item, grace)
-            self.windows, _ = window_feed_step(self.windows, item, grace)
+            self.diff, _ = flow_step(self.diff, item, grace, diff_idle)
+            self.box, _ = live_step(self.box, item, grace, stats_idle)
+            self.pitchers, _ = pitcher_step(self.pitchers, item, grace, stats_idle)
+            self.windows, _ = window_feed_step(self.windows, item, grace, stats_idle)
             return
-        self.diff, events = flow_step(self.diff, item, grace)
+        self.diff, events = flow_step(self.diff, item, grace, diff_idle)
         ts = item["metaData"]["timeStamp"]
         batch = EventBatch(FEED["gamePk"], date(2024, 7, 1), ts, tuple(events))
-        self.box, _ = live_step(self.box, batch, grace)
-        self.pitchers, _ = pitcher_step(self.pitchers, batch, grace)
+        self.box, _ = live_step(self.box, batch, grace, stats_idle)
+        self.pitchers, _ = pitcher_step(self.pitchers, batch, grace, stats_idle)
         for event in events:
-            self.windows, _ = window_feed_step(self.windows, event, grace)
+            self.windows, _ = window_feed_step(self.windows, event, grace, stats_idle)
 
 
 @settings(max_examples=20, deadline=None)
@@ -238,3 +271,30 @@ def test_statistics_are_never_released_before_the_diff(
         for before, after in zip(held, chain.stats(), strict=True):
             if before is not None and after is None:
                 assert chain.diff is None, item
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    cut=st.integers(min_value=1, max_value=len(SNAPSHOTS[40]) - 2),
+    tick_at=st.lists(st.integers(min_value=0, max_value=4 * 60), min_size=1, max_size=6),
+)
+def test_a_game_without_news_is_released_diff_first(cut: int, tick_at: list[int]) -> None:
+    """A game that stops before Final (its feed no longer updated): ticks after its newest
+    snapshot release the diff at ``max_idle`` and the statistics one tick interval later,
+    never before the diff; everything is gone once both bounds have passed."""
+    sequence = SNAPSHOTS[40][:cut]
+    newest = parse_feed_timestamp(sequence[-1]["metaData"]["timeStamp"])
+    assert sequence[-1]["gameData"]["status"]["abstractGameState"] != "Final"
+    chain = Chain()
+    for item in sequence:
+        chain.take(item, DEFAULT_GRACE)
+    for minutes in sorted(tick_at):
+        now = newest + timedelta(minutes=minutes)
+        held = chain.stats()
+        chain.take(Tick(now), DEFAULT_GRACE)
+        assert (chain.diff is None) is (now >= newest + IDLE.max_idle)
+        for before, after in zip(held, chain.stats(), strict=True):
+            if before is not None and after is None:
+                assert chain.diff is None
+        if now >= newest + IDLE.stats_max_idle:
+            assert chain.stats() == (None, None, None)

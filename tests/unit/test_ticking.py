@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from flows.game.envelope import parse_feed_timestamp
-from flows.game.release import DEFAULT_GRACE
+from flows.game.release import DEFAULT_GRACE, DEFAULT_MAX_IDLE
 from flows.game.snapshot_diff import flow_step
 from flows.ticking import TickingLogic
 from sim.simulate import simulate
@@ -48,13 +48,19 @@ def test_a_final_game_is_released_by_a_tick_after_the_grace_period(
     assert list(events) == [] and discard  # released: Bytewax forgets the key
 
 
-def test_a_live_game_is_never_released_by_ticks(fixture_feed: dict[str, Any]) -> None:
+def test_a_live_game_is_kept_by_ticks_until_it_has_had_no_news_for_max_idle(
+    fixture_feed: dict[str, Any],
+) -> None:
     middle = simulate(fixture_feed, 25)[3]
-    clock = FakeClock(parse_feed_timestamp(middle["metaData"]["timeStamp"]))
+    newest = parse_feed_timestamp(middle["metaData"]["timeStamp"])
+    clock = FakeClock(newest)
     logic: TickingLogic[Any, Any, Any] = TickingLogic(flow_step, None, EVERY, clock)
     _, discard = logic.on_item(orjson.dumps(middle))
     assert not discard
-    clock.now += timedelta(days=30)
+    clock.now = newest + DEFAULT_MAX_IDLE - timedelta(seconds=1)
     _, discard = logic.on_notify()
     assert not discard
     assert logic.snapshot().snapshots == 1  # the state survives for recovery snapshots
+    clock.now = newest + DEFAULT_MAX_IDLE
+    _, discard = logic.on_notify()
+    assert discard  # no news for max_idle: released, never held for ever

@@ -93,3 +93,30 @@ def test_decode_snapshot_refuses_a_truncated_gzip_payload() -> None:
     )
     letter = decode_snapshot(_message(multi))  # two gzip members are read as one body
     assert isinstance(letter, DeadLetter) and letter.error_class is ErrorClass.MISSING_FIELD
+
+
+def _without_timestamp(envelope: SnapshotEnvelope) -> SnapshotEnvelope:
+    fields = {f: getattr(envelope, f) for f in envelope.__struct_fields__}
+    return SnapshotEnvelope(**{**fields, "feed_timestamp": None})
+
+
+def test_decode_snapshot_refuses_a_snapshot_without_a_feed_timestamp() -> None:
+    """No silent drop: every store keys a snapshot by its feed time, so one without it is a
+    dead letter (with its original bytes), whether the envelope or the feed lacks it."""
+    body = _delete("metaData.timeStamp", MID_GAME)()
+    no_stamp = make_envelope(
+        game_pk=FIXTURE_GAME_PK,
+        body=body,
+        source_url="https://statsapi.mlb.com/api/v1.1/game/744914/feed/live",
+        status_code=200,
+        captured_at=datetime(2024, 7, 1, 20, tzinfo=UTC),
+        feed=orjson.loads(body),
+    )
+    envelopes = [_without_timestamp(_envelope(orjson.dumps(MID_GAME))), no_stamp]
+    assert envelopes[1].feed_timestamp is None  # the poller's envelope takes the feed's
+    for envelope in envelopes:
+        msg = _message(envelope)
+        letter = decode_snapshot(msg)
+        assert isinstance(letter, DeadLetter), envelope
+        assert (letter.error_class, letter.gamePk) == (ErrorClass.MISSING_FIELD, FIXTURE_GAME_PK)
+        assert letter.original_value == msg.value
