@@ -16,7 +16,11 @@ snapshots, a failure surfaces at the next ``write_batch``; either way the worker
 recovery resumes it.
 
 Items are routed to partitions by ``key`` (the gamePk), so each game's items reach a sink
-in order. At most ``max_pending`` items wait per partition (backpressure).
+in order. Backpressure: at most ``max_pending`` items and ``max_bytes`` bytes (``size`` of
+each item, ``estimated_size`` by default) wait in a partition's queue; ``write_batch``
+waits, item by item, for room. An item larger than ``max_bytes`` is taken alone, once the
+queue is empty, or it could never be written. What the writer took is no longer waiting, so
+a partition holds at most about twice ``max_bytes``: the queue and the write in progress.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Generic, TypeVar
 from zlib import adler32
 
@@ -34,25 +39,71 @@ from bytewax.outputs import (
     StatelessSinkPartition,
 )
 
+from flows.game.accepted import AcceptedSnapshot
+from flows.game.batches import EventBatch
+from flows.stats.live_box import LiveStats
+
 X = TypeVar("X")
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 512  # items queued per partition before write_batch waits
+MAX_BYTES = 64 * 1024 * 1024  # bytes queued per partition (``sink_queue_bytes``'s default)
 MAX_WRITE = 64  # items merged into one write of the wrapped sink
+
+#: estimates of what an item holds in memory, in bytes (a decoded event, a box score)
+EVENT_BYTES = 1024
+LIVE_STATS_BYTES = 32 * 1024
+ITEM_BYTES = 1024
+
+
+def estimated_size(item: object) -> int:
+    """Bytes ``item`` holds while it waits, cheaply: a snapshot its raw, payload and JSON
+    bytes; a batch of events per event; bytes and text their length; anything else a
+    constant (the statistics rows)."""
+    if isinstance(item, AcceptedSnapshot):
+        return len(item.raw_value) + len(item.envelope.payload) + len(item.payload_json)
+    if isinstance(item, EventBatch):
+        return ITEM_BYTES + EVENT_BYTES * len(item.events)
+    if isinstance(item, bytes | str):
+        return len(item)
+    if isinstance(item, LiveStats):
+        return LIVE_STATS_BYTES
+    return ITEM_BYTES
+
+
+def has_room(
+    queued: int, queued_bytes: int, size: int, *, max_pending: int, max_bytes: int
+) -> bool:
+    """May an item of ``size`` bytes join a queue of ``queued`` items and ``queued_bytes``?
+    Yes while both bounds hold after it; an empty queue takes any item, even one larger
+    than ``max_bytes`` (else it could never be written)."""
+    if queued == 0:
+        return True
+    return queued < max_pending and queued_bytes + size <= max_bytes
 
 
 class _Writer(Generic[X]):
     """One thread writing queued items, in order, through a wrapped partition."""
 
     def __init__(
-        self, part: StatelessSinkPartition[X], name: str, max_pending: int, max_write: int
+        self,
+        part: StatelessSinkPartition[X],
+        name: str,
+        *,
+        size: Callable[[X], int],
+        max_pending: int,
+        max_bytes: int,
+        max_write: int,
     ) -> None:
         self._part = part
+        self._size = size
         self._max_pending = max_pending
+        self._max_bytes = max_bytes
         self._max_write = max_write
         self._cond = threading.Condition()
-        self._queue: list[X] = []
+        self._queue: list[tuple[X, int]] = []  # (item, its size)
+        self._queued_bytes = 0
         self._submitted = 0
         self._written = 0
         self._error: BaseException | None = None
@@ -61,12 +112,18 @@ class _Writer(Generic[X]):
         self._thread.start()
 
     def submit(self, items: list[X]) -> None:
-        with self._cond:
-            self._cond.wait_for(lambda: len(self._queue) < self._max_pending or self._failed())
-            self._raise_failure()
-            self._queue.extend(items)
-            self._submitted += len(items)
-            self._cond.notify_all()
+        sized = [(item, self._size(item)) for item in items]
+        taken = 0
+        while taken < len(sized):
+            with self._cond:
+                self._cond.wait_for(partial(self._room_or_failed, sized[taken][1]))
+                self._raise_failure()
+                while taken < len(sized) and self._has_room(sized[taken][1]):
+                    self._queue.append(sized[taken])
+                    self._queued_bytes += sized[taken][1]
+                    self._submitted += 1
+                    taken += 1
+                self._cond.notify_all()
 
     def drain(self) -> None:
         """Wait until everything submitted so far is written; raise the writer's failure."""
@@ -83,6 +140,18 @@ class _Writer(Generic[X]):
         self._thread.join()
         self._part.close()
 
+    def _has_room(self, size: int) -> bool:
+        return has_room(
+            len(self._queue),
+            self._queued_bytes,
+            size,
+            max_pending=self._max_pending,
+            max_bytes=self._max_bytes,
+        )
+
+    def _room_or_failed(self, size: int) -> bool:
+        return self._has_room(size) or self._failed()
+
     def _failed(self) -> bool:
         return self._error is not None
 
@@ -93,15 +162,20 @@ class _Writer(Generic[X]):
             log.critical("sink %s failed: %r", self._thread.name, self._error)
             raise self._error
 
+    def _take(self) -> list[X] | None:
+        """The next write (the oldest queued items), or ``None`` when closing."""
+        with self._cond:
+            self._cond.wait_for(lambda: bool(self._queue) or self._closing)
+            if not self._queue:
+                return None
+            taken = self._queue[: self._max_write]
+            del self._queue[: self._max_write]
+            self._queued_bytes -= sum(size for _, size in taken)
+            self._cond.notify_all()
+        return [item for item, _ in taken]
+
     def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: bool(self._queue) or self._closing)
-                if not self._queue:
-                    return
-                batch = self._queue[: self._max_write]
-                del self._queue[: self._max_write]
-                self._cond.notify_all()
+        while (batch := self._take()) is not None:
             try:
                 self._part.write_batch(batch)
             except BaseException as e:  # handed to the worker thread, which re-raises it
@@ -148,19 +222,26 @@ class KeyedSink(FixedPartitionedSink[X, None]):
 
 
 class BackgroundSink(KeyedSink[X]):
-    """``inner``, written on one writer thread per partition."""
+    """``inner``, written on one writer thread per partition; at most ``max_pending``
+    items and ``max_bytes`` bytes (by ``size``) wait per partition."""
 
     def __init__(
         self,
         inner: DynamicSink[X],
         key: Callable[[X], str],
         partitions: int = 2,
+        max_bytes: int = MAX_BYTES,
         *,
+        size: Callable[[X], int] = estimated_size,
         max_pending: int = MAX_PENDING,
         max_write: int = MAX_WRITE,
     ) -> None:
         super().__init__(key, partitions)
+        if max_bytes < 1 or max_pending < 1 or max_write < 1:
+            raise ValueError("max_bytes, max_pending and max_write must be at least 1")
         self.inner = inner
+        self._size = size
+        self._max_bytes = max_bytes
         self._max_pending = max_pending
         self._max_write = max_write
 
@@ -168,5 +249,12 @@ class BackgroundSink(KeyedSink[X]):
         self, step_id: str, for_part: str, resume_state: None
     ) -> _BackgroundPartition[X]:
         part = self.inner.build(step_id, int(for_part), self.partitions)
-        writer = _Writer(part, f"{step_id}-{for_part}", self._max_pending, self._max_write)
+        writer = _Writer(
+            part,
+            f"{step_id}-{for_part}",
+            size=self._size,
+            max_pending=self._max_pending,
+            max_bytes=self._max_bytes,
+            max_write=self._max_write,
+        )
         return _BackgroundPartition(writer)

@@ -13,8 +13,9 @@ and the same CRC-64 fingerprint as ``schemas/events_<kind>.avsc``), so a replaye
 overwrites the object with identical bytes (same ETag). Delivery is at-least-once
 (Bytewax replays the last epoch after a resume), made idempotent by those keys.
 
-Exceptions: ``connectors.s3.ObjectStoreError`` once the retries are spent (broken
-infrastructure stops the worker).
+Exceptions: ``connectors.s3.ObjectStoreError`` at once when the server refuses a request,
+or once the outage budget is spent for a transient failure (``connectors.sink_retry``;
+broken infrastructure stops the worker).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from connectors import s3
 from connectors.event_serde import avro_record, event_kind, event_schema
-from connectors.sink_retry import sink_retry
+from connectors.sink_retry import RetryPolicy
 from flows.game.batches import EventBatch
 from flows.game.events import Event
 from mlbsts.settings import Settings
@@ -42,8 +43,6 @@ from mlbsts.settings import Settings
 __all__ = ["EventBatchS3Sink", "batch_objects", "event_batch_key", "sync_marker"]
 
 log = logging.getLogger(__name__)
-
-_transient = sink_retry(s3.ObjectStoreError)
 
 CONTENT_TYPE = "application/avro"
 CODEC = "deflate"
@@ -92,13 +91,16 @@ def batch_objects(batch: EventBatch) -> list[tuple[str, bytes]]:
 
 
 class _S3Partition(StatelessSinkPartition[EventBatch]):
-    def __init__(self, writer: s3.ObjectWriter) -> None:
+    def __init__(self, writer: s3.ObjectWriter, retry: RetryPolicy, what: str) -> None:
         self._writer = writer
+        self._retry = retry
+        self._what = what
 
-    @_transient
     def write_batch(self, items: list[EventBatch]) -> None:
         objects = [obj for batch in items for obj in batch_objects(batch)]
-        self._writer.put_all(objects, content_type=CONTENT_TYPE)
+        self._retry.call(
+            lambda: self._writer.put_all(objects, content_type=CONTENT_TYPE), self._what
+        )
 
     def close(self) -> None:
         self._writer.close()
@@ -107,11 +109,14 @@ class _S3Partition(StatelessSinkPartition[EventBatch]):
 class EventBatchS3Sink(DynamicSink[EventBatch]):
     """Each snapshot's events, one Avro file per kind, under ``events/`` in ``s3_bucket``.
 
-    Idempotent: a replayed batch rewrites the same keys with the same bytes.
+    Idempotent: a replayed batch rewrites the same keys with the same bytes. Each request
+    is bounded by ``s3_timeout_s``; failures are retried for ``sink_outage_budget_s``.
     """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _S3Partition:
-        return _S3Partition(s3.ObjectWriter(s3.client(self._settings), self._settings.s3_bucket))
+        retry = RetryPolicy(self._settings.sink_outage_budget_s)
+        what = f"sink {step_id} partition {worker_index}"
+        return _S3Partition(s3.sink_writer(self._settings), retry, what)

@@ -3,42 +3,91 @@
 Bytewax's own ``KafkaSink`` flushes but never looks at delivery reports, so a record the
 broker refused would vanish. ``CheckedKafkaSink`` produces without waiting (librdkafka
 batches and sends in the background) and, at the end of every epoch, before Bytewax commits
-it, waits for every delivery report and raises if any failed: the worker stops, and on
-resume Bytewax replays the epoch (at-least-once; consumers dedupe by ``event_id``). A
-failure already reported stops the worker at the next batch. Exceptions::
+it, waits for every delivery report: the worker stops, and on resume Bytewax replays the
+epoch (at-least-once; consumers dedupe by ``event_id``). A failure already reported stops
+the worker at the next batch.
+
+Bad data is a value, broken infrastructure an exception (docs/architecture.md, "Rules of
+the code"). A record refused *for its data* (``DATA_ERRORS``: too large, invalid, corrupt),
+by ``produce()`` or in its delivery report, would be refused again on every replay of its
+epoch, so it does not stop the worker: it becomes a small ``kafka_rejected`` dead letter
+(``connectors.records.rejected_letter``) on ``mlb.dlq.game-snapshots``, and the flow goes
+on. ``produce_all`` does the same. Every other error (timeouts, broker down, transport,
+authorization, unknown topic) raises. Exceptions::
 
     KafkaDeliveryError (RuntimeError)   the broker did not take a record; says topic and key
+
+A broker away for less than ``sink_outage_budget_s`` is waited out: librdkafka retries for
+``delivery.timeout.ms`` (the budget) and a flush waits a little longer
+(``flush_timeout_s``), so every record has its report; meanwhile the producer's queue is
+bounded, ``produce()`` raises ``BufferError`` and the flow blocks in ``_produce`` until
+records leave (backpressure) rather than growing memory.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from bytewax.outputs import StatefulSinkPartition
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from connectors.background_sink import KeyedSink
+from connectors.records import OutRecord, dead_letter_record, rejected_letter
 from mlbsts.settings import Settings
+
+__all__ = [
+    "DATA_ERRORS",
+    "SIZE_ERRORS",
+    "CheckedKafkaSink",
+    "DeliveryTracker",
+    "KafkaDeliveryError",
+    "OutRecord",
+    "admin_config",
+    "consumer_config",
+    "flush_timeout_s",
+    "is_data_error",
+    "produce_all",
+    "producer_config",
+    "record_key",
+]
 
 log = logging.getLogger(__name__)
 
-FLUSH_TIMEOUT_S = 30.0
+#: librdkafka's errors that refuse a record for its size: locally (``produce()`` checks
+#: ``message.max.bytes``) or by the broker (topic ``max.message.bytes``, segment size)
+SIZE_ERRORS = frozenset(
+    {
+        KafkaError.MSG_SIZE_TOO_LARGE,  # 10: record (or its batch) over the limit
+        KafkaError.INVALID_MSG_SIZE,  # 4: the broker found the record's size field wrong
+        KafkaError.RECORD_LIST_TOO_LARGE,  # 18: the batch is larger than a log segment
+    }
+)
+#: errors that refuse a record for its data: sending it again gives the same answer. The
+#: rest are not the record's fault and raise: timeouts, transport, broker or leader not
+#: available, not enough replicas, authorization, unknown topic or partition, and also
+#: INVALID_TIMESTAMP (32; the producer host's clock, not the record) and
+#: UNSUPPORTED_FOR_MESSAGE_FORMAT (43; the broker's configuration).
+DATA_ERRORS = SIZE_ERRORS | {
+    KafkaError.INVALID_MSG,  # 2, Kafka's CORRUPT_MESSAGE: still failing CRC after retries
+    KafkaError.INVALID_RECORD,  # 87: the broker's validation of the record failed
+}
+#: librdkafka's default ``delivery.timeout.ms`` (a producer config without one)
+DEFAULT_DELIVERY_TIMEOUT_MS = 300_000
+#: a flush waits this much longer than librdkafka's delivery timeout, so that it never
+#: gives up on a record librdkafka would still deliver (its timeout scan runs every second)
+FLUSH_MARGIN_S = 5.0
+QUEUE_MAX_MESSAGES = 100_000  # librdkafka's default, made explicit
 
 
 class KafkaDeliveryError(RuntimeError):
     """Broken infrastructure: the broker did not acknowledge a record."""
 
 
-@dataclass(frozen=True, slots=True)
-class OutRecord:
-    """A record for the log: explicit topic, key and value bytes."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
+def is_data_error(error: KafkaError) -> bool:
+    """Was a record refused for its data (so it would be refused again)?"""
+    return error.code() in DATA_ERRORS
 
 
 def admin_config(settings: Settings) -> dict[str, str | int | bool]:
@@ -69,7 +118,13 @@ def producer_config(settings: Settings) -> dict[str, str | int | bool]:
     Without idempotence one request is in flight per connection, so a retry cannot reorder
     a partition, and a retried batch may be written twice: consumers see exact duplicates
     (same snapshot timestamp, same ``event_id`` and ``revision``) and drop them.
+
+    A record is retried for ``sink_outage_budget_s`` (``delivery.timeout.ms``, at least
+    1 s). The queue of records not yet acknowledged holds ``sink_queue_bytes``, and at least
+    two of the largest records (``queue.buffering.max.kbytes``): when it is full,
+    ``produce()`` raises ``BufferError`` and the caller waits.
     """
+    queue_bytes = max(settings.sink_queue_bytes, 2 * settings.kafka_max_message_bytes)
     config: dict[str, str | int | bool] = {
         **admin_config(settings),
         "enable.idempotence": settings.kafka_idempotence,
@@ -77,11 +132,22 @@ def producer_config(settings: Settings) -> dict[str, str | int | bool]:
         "compression.type": "zstd",
         "message.max.bytes": settings.kafka_max_message_bytes,
         "linger.ms": 5,
-        "delivery.timeout.ms": 60_000,
+        "delivery.timeout.ms": max(1000, round(settings.sink_outage_budget_s * 1000)),
+        "queue.buffering.max.kbytes": queue_bytes // 1024,
+        "queue.buffering.max.messages": QUEUE_MAX_MESSAGES,
     }
     if not settings.kafka_idempotence:
         config["max.in.flight.requests.per.connection"] = 1
     return config
+
+
+def flush_timeout_s(config: Mapping[str, str | int | bool]) -> float:
+    """How long a flush of a producer of ``config`` waits: its delivery timeout
+    (``delivery.timeout.ms`` or its alias ``message.timeout.ms``) and ``FLUSH_MARGIN_S``."""
+    timeout_ms = config.get("delivery.timeout.ms", config.get("message.timeout.ms"))
+    if timeout_ms is None:
+        timeout_ms = DEFAULT_DELIVERY_TIMEOUT_MS
+    return int(timeout_ms) / 1000 + FLUSH_MARGIN_S
 
 
 def consumer_config(settings: Settings) -> dict[str, str | int | bool]:
@@ -99,14 +165,27 @@ def consumer_config(settings: Settings) -> dict[str, str | int | bool]:
 
 
 class DeliveryTracker:
-    """Collects delivery reports so a batch can be checked as a whole."""
+    """Collects delivery reports so a batch can be checked as a whole.
 
-    def __init__(self) -> None:
+    ``failed``: records the broker did not take (infrastructure). ``refused``: records
+    refused for their data (``is_data_error``), to become dead letters. A ``strict``
+    tracker (the dead letters themselves) counts every error as a failure, so a refused
+    dead letter raises rather than making another.
+    """
+
+    def __init__(self, *, strict: bool = False) -> None:
+        self.strict = strict
         self.failed: list[tuple[str, bytes | None, KafkaError]] = []
+        self.refused: list[tuple[OutRecord, KafkaError]] = []
 
     def __call__(self, err: KafkaError | None, msg: Message) -> None:
-        if err is not None:
+        if err is None:
+            return
+        if self.strict or not is_data_error(err):
             self.failed.append((msg.topic() or "?", msg.key(), err))
+        else:
+            record = OutRecord(msg.topic() or "?", msg.key(), msg.value() or b"")
+            self.refused.append((record, err))
 
     def raise_failure(self, count: int) -> None:
         if self.failed:
@@ -116,6 +195,10 @@ class DeliveryTracker:
                 f"key {key!r}: {err}"
             )
 
+    def take_refused(self) -> list[tuple[OutRecord, KafkaError]]:
+        refused, self.refused = self.refused, []
+        return refused
+
 
 def _produce(producer: Producer, record: OutRecord, tracker: DeliveryTracker) -> None:
     while True:
@@ -124,44 +207,86 @@ def _produce(producer: Producer, record: OutRecord, tracker: DeliveryTracker) ->
             break
         except BufferError:
             producer.poll(0.1)  # local queue full: let deliveries drain, then retry
+        except KafkaException as e:
+            error = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
+            if error is None or tracker.strict or not is_data_error(error):
+                raise KafkaDeliveryError(
+                    f"topic {record.topic} key {record.key!r}: produce refused "
+                    f"({len(record.value)} bytes): {e}"
+                ) from e
+            tracker.refused.append((record, error))  # librdkafka refused it before sending
+            break
     producer.poll(0)
 
 
-def _confirm(producer: Producer, tracker: DeliveryTracker, count: int) -> None:
-    """Wait for every delivery report; raise if a record was not acknowledged."""
-    remaining = producer.flush(FLUSH_TIMEOUT_S)
+def _flush(producer: Producer, timeout_s: float) -> None:
+    remaining = producer.flush(timeout_s)
     if remaining:
-        raise KafkaDeliveryError(f"{remaining} records not acknowledged in {FLUSH_TIMEOUT_S}s")
+        raise KafkaDeliveryError(f"{remaining} records not acknowledged in {timeout_s:.0f}s")
+
+
+def _confirm(producer: Producer, tracker: DeliveryTracker, count: int, timeout_s: float) -> None:
+    """Wait for every delivery report; raise if a record was not acknowledged. Records
+    refused for their data are then produced as dead letters, and waited for too."""
+    _flush(producer, timeout_s)
     tracker.raise_failure(count)
+    refused = tracker.take_refused()
+    if not refused:
+        return
+    letters = DeliveryTracker(strict=True)
+    for record, error in refused:
+        log.warning(
+            "Kafka refused %d bytes for topic %s key %r for its data (%s): dead-lettered",
+            len(record.value),
+            record.topic,
+            record.key,
+            error,
+        )
+        letter = rejected_letter(record, str(error), size_error=error.code() in SIZE_ERRORS)
+        _produce(producer, dead_letter_record(letter), letters)
+    _flush(producer, timeout_s)
+    letters.raise_failure(len(refused))
 
 
-def produce_all(producer: Producer, records: Iterable[OutRecord]) -> int:
-    """Produce records and wait until every one is acknowledged; raise if any was not."""
+def produce_all(
+    producer: Producer,
+    records: Iterable[OutRecord],
+    *,
+    flush_timeout: float = DEFAULT_DELIVERY_TIMEOUT_MS / 1000 + FLUSH_MARGIN_S,
+) -> int:
+    """Produce records and wait until every one is acknowledged; raise if any was not.
+    A record refused for its data is dead-lettered instead (module docstring).
+
+    ``flush_timeout``: ``flush_timeout_s`` of the producer's config; the default fits
+    librdkafka's default delivery timeout and the default ``sink_outage_budget_s``.
+    """
     tracker = DeliveryTracker()
     count = 0
     for record in records:
         _produce(producer, record, tracker)
         count += 1
-    _confirm(producer, tracker, count)
+    _confirm(producer, tracker, count, flush_timeout)
     return count
 
 
 class _CheckedSinkPartition(StatefulSinkPartition[OutRecord, None]):
-    def __init__(self, producer: Producer) -> None:
+    def __init__(self, producer: Producer, flush_timeout: float, brokers: str) -> None:
         self._producer = producer
+        self._flush_timeout = flush_timeout
+        self._brokers = brokers
         self._tracker = DeliveryTracker()
         self._count = 0  # records produced since the last confirmed epoch
 
     def write_batch(self, values: list[OutRecord]) -> None:
-        for record in values:
-            _produce(self._producer, record, self._tracker)
-        self._count += len(values)
-        with _logged():
+        with _logged(self._brokers):
+            for record in values:
+                _produce(self._producer, record, self._tracker)
+            self._count += len(values)
             self._tracker.raise_failure(self._count)
 
     def snapshot(self) -> None:
-        with _logged():
-            _confirm(self._producer, self._tracker, self._count)
+        with _logged(self._brokers):
+            _confirm(self._producer, self._tracker, self._count, self._flush_timeout)
         self._count = 0
 
     def close(self) -> None:
@@ -169,13 +294,13 @@ class _CheckedSinkPartition(StatefulSinkPartition[OutRecord, None]):
 
 
 @contextmanager
-def _logged() -> Iterator[None]:
+def _logged(brokers: str) -> Iterator[None]:
     """Log a delivery failure before it propagates: Bytewax aborts the process on an error
     from a partitioned sink, and its panic message does not carry the Python one."""
     try:
         yield
     except KafkaDeliveryError as e:
-        log.critical("Kafka sink: %s", e)
+        log.critical("Kafka sink (brokers %s): %s", brokers, e)
         raise
 
 
@@ -186,11 +311,13 @@ def record_key(record: OutRecord) -> str:
 
 class CheckedKafkaSink(KeyedSink[OutRecord]):
     """Writes ``OutRecord`` items to their topics; at-least-once, never silently lossy.
-    One producer per partition; records of one key keep their order."""
+    One producer per partition; records of one key keep their order. A record refused for
+    its data goes to the dead letters as ``kafka_rejected`` (module docstring)."""
 
     def __init__(self, config: dict[str, str | int | bool], partitions: int = 1) -> None:
         super().__init__(record_key, partitions)
         self._config = dict(config)
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _CheckedSinkPartition:
-        return _CheckedSinkPartition(Producer(self._config))
+        brokers = str(self._config.get("bootstrap.servers", "?"))
+        return _CheckedSinkPartition(Producer(self._config), flush_timeout_s(self._config), brokers)

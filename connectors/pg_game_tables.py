@@ -22,7 +22,8 @@ officials, decisions, innings) whose live parts the live box score carries on ev
 snapshot; rewriting ~190 rows per pitch (~55 ms) was the flow's largest cost. The final
 state does not depend on the refreshes: a Final snapshot rewrites every row. Bad payloads
 are logged and skipped (the raw tier keeps them); database failures raise
-:class:`connectors.postgres.PostgresError`, retried.
+:class:`connectors.postgres.PostgresError`, retried within the sink's outage budget
+(``connectors.sink_retry``).
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ from connectors.pg_game_rows import (
     SnapshotRows,
     snapshot_rows,
 )
-from connectors.pg_upsert import Conn, connect, upsert
-from connectors.pg_upsert import transient as _transient
+from connectors.pg_upsert import Conn, stager, upsert
 from connectors.rejects import Rejects, raise_rejected, reject_snapshot
+from connectors.sink_retry import RetryPolicy
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.envelope import parse_feed_timestamp
 from flows.game.feed_views import GameTablesView, decode_game_tables_view
@@ -82,8 +83,8 @@ def write_snapshot(conn: Conn, rows: SnapshotRows) -> bool:
                     cur.execute(_DELETE_OLDER.format(sql.Identifier(table.name)), (pk, ts))
         conn.commit()
     except psycopg.Error as e:
-        conn.rollback()
-        raise postgres.PostgresError(f"{table.name}: snapshot {ts} of game {pk} failed: {e}") from e
+        postgres.rollback_quietly(conn)
+        raise postgres.failed(f"{table.name}: snapshot {ts} of game {pk}", e) from e
     return True
 
 
@@ -130,13 +131,17 @@ def _status(snap: GameTablesView) -> str:
 
 
 class _GamePartition(StatelessSinkPartition[AcceptedSnapshot]):
-    def __init__(self, dsn: str, rejects: Rejects) -> None:
-        self._session = postgres.Session(dsn, lambda d: connect(d, GAME_TABLES))
+    def __init__(self, dsn: str, rejects: Rejects, limits: postgres.PgLimits, what: str) -> None:
+        self._session = postgres.Session(dsn, limits, stager(GAME_TABLES))
         self._gate = RefreshGate()
         self._reject = reject_snapshot(rejects)
+        self._retry = RetryPolicy(limits.outage_budget_s)
+        self._what = what
 
-    @_transient
     def write_batch(self, items: list[AcceptedSnapshot]) -> None:
+        self._retry.call(lambda: self._write(items), self._what)
+
+    def _write(self, items: list[AcceptedSnapshot]) -> None:
         built: list[tuple[AcceptedSnapshot, SnapshotRows, str]] = []
         for item in newest_per_game(items):
             try:
@@ -169,11 +174,20 @@ class _GamePartition(StatelessSinkPartition[AcceptedSnapshot]):
 
 class GameTablesSink(DynamicSink[AcceptedSnapshot]):
     """The newest snapshot of each game of a batch into the game tables; one the database
-    refuses for its data goes to ``rejects`` as a ``db_rejected`` dead letter."""
+    refuses for its data goes to ``rejects`` as a ``db_rejected`` dead letter. ``limits``:
+    timeouts and outage budget (the settings' defaults if not given)."""
 
-    def __init__(self, dsn: str, rejects: Rejects = raise_rejected) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        rejects: Rejects = raise_rejected,
+        *,
+        limits: postgres.PgLimits | None = None,
+    ) -> None:
         self._dsn = dsn
         self._rejects = rejects
+        self._limits = limits or postgres.PgLimits()
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _GamePartition:
-        return _GamePartition(self._dsn, self._rejects)
+        what = f"sink {step_id} partition {worker_index}"
+        return _GamePartition(self._dsn, self._rejects, self._limits, what)

@@ -13,7 +13,8 @@ at 0, feed timestamps are the same) converges to the same rows. A
 deleted. :class:`NormalizedEventsSink` is the Bytewax sink (at-least-once, idempotent).
 
 Exceptions: :class:`connectors.postgres.PostgresError` (naming table and games) for every
-database failure; transient ones are retried with backoff by the sinks.
+database failure; transient ones are retried by the sink within its outage budget
+(``connectors.sink_retry``).
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ from connectors.pg_rows import (
     event_rows,
     table_of_event_id,
 )
-from connectors.pg_upsert import Conn, Table, connect, transient, upsert
+from connectors.pg_upsert import Conn, Table, stager, upsert
 from connectors.rejects import Rejects, raise_rejected, reject_batch
+from connectors.sink_retry import RetryPolicy
 from flows.game.batches import EventBatch
 from flows.game.events import Event
 
@@ -76,24 +78,26 @@ def write_events(conn: Conn, events: Sequence[Event]) -> int:
                     changed += len(retractions)
         conn.commit()
     except psycopg.Error as e:
-        conn.rollback()
+        postgres.rollback_quietly(conn)
         games = sorted({event.gamePk for event in events})
         name = table.name if table is not None else "?"
-        raise postgres.PostgresError(
-            f"{name}: upsert of {len(events)} events (games {games}) failed: {e}"
-        ) from e
+        raise postgres.failed(f"{name}: upsert of {len(events)} events (games {games})", e) from e
     return changed
 
 
 class _EventsPartition(StatelessSinkPartition[EventBatch]):
-    def __init__(self, dsn: str, rejects: Rejects) -> None:
-        self._session = postgres.Session(dsn, lambda d: connect(d, EVENT_TABLES))
+    def __init__(self, dsn: str, rejects: Rejects, limits: postgres.PgLimits, what: str) -> None:
+        self._session = postgres.Session(dsn, limits, stager(EVENT_TABLES))
         self._reject = reject_batch(rejects)
+        self._retry = RetryPolicy(limits.outage_budget_s)
+        self._what = what
 
-    @transient
     def write_batch(self, items: list[EventBatch]) -> None:
         batches = [batch for batch in items if batch.events]
-        postgres.write_or_reject(self._session, batches, _write_batches, self._reject)
+        self._retry.call(
+            lambda: postgres.write_or_reject(self._session, batches, _write_batches, self._reject),
+            self._what,
+        )
 
     def close(self) -> None:
         self._session.close()
@@ -106,11 +110,20 @@ def _write_batches(conn: postgres.Connection, batches: Sequence[EventBatch]) -> 
 class NormalizedEventsSink(DynamicSink[EventBatch]):
     """Every event of every batch into the normalized event tables (defensive upserts); the
     events of a snapshot the database refuses for their data go to ``rejects`` as a
-    ``db_rejected`` dead letter."""
+    ``db_rejected`` dead letter. ``limits``: timeouts and outage budget (``PgLimits.of``
+    the settings; the settings' defaults if not given)."""
 
-    def __init__(self, dsn: str, rejects: Rejects = raise_rejected) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        rejects: Rejects = raise_rejected,
+        *,
+        limits: postgres.PgLimits | None = None,
+    ) -> None:
         self._dsn = dsn
         self._rejects = rejects
+        self._limits = limits or postgres.PgLimits()
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _EventsPartition:
-        return _EventsPartition(self._dsn, self._rejects)
+        what = f"sink {step_id} partition {worker_index}"
+        return _EventsPartition(self._dsn, self._rejects, self._limits, what)

@@ -4,7 +4,11 @@ each pitcher's latest figures.
 Tables from ``sql/0003_live_stats.sql`` and ``sql/0004_pitcher_stats.sql``. Each sink
 upserts defensively: a row is replaced only when the incoming ``source_ts`` is strictly newer
 than the stored one, so a replay, a reordered record or the repeated last epoch after a
-resume never overwrites newer data.
+resume never overwrites newer data. A batch the database refuses for its data (SQLSTATE
+class 22 or 23) is written again item by item (``connectors.postgres.write_or_reject``);
+each item still refused becomes a ``db_rejected`` dead letter (``connectors.rejects``) and
+the flow goes on. A transient failure is retried within the sink's outage budget
+(``connectors.sink_retry``).
 Exceptions: :class:`connectors.postgres.PostgresError` (the database refused a write or is
 unreachable; says which table and keys).
 """
@@ -21,8 +25,15 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from psycopg.types.json import Jsonb
 
 from connectors.pg_upsert import Table, upsert_sql
-from connectors.postgres import PostgresError, Session, execute_many
-from connectors.sink_retry import sink_retry
+from connectors.postgres import PgLimits, Session, execute_many, write_or_reject
+from connectors.rejects import (
+    Rejects,
+    raise_rejected,
+    reject_live_stats,
+    reject_pitcher_stats,
+    reject_window_stats,
+)
+from connectors.sink_retry import RetryPolicy
 from flows.game.newest import newest_per_key
 from flows.stats.live_box import LiveStats
 from flows.stats.pitchers import PitcherStats
@@ -152,52 +163,79 @@ def write_pitcher_stats(conn: Connection, items: Sequence[PitcherStats]) -> None
     _execute(conn, PITCHER_LIVE_STATS, params, f"games {games}, {len(params)} pitchers")
 
 
-_transient = sink_retry(PostgresError)
-
-
 T = TypeVar("T")
 
 
 class _WritePartition(StatelessSinkPartition[T]):
-    """A stats sink's partition: each batch written by ``write`` in one transaction."""
+    """A stats sink's partition: each batch written by ``write`` in one transaction; an
+    item the database refuses for its data goes to ``reject``."""
 
-    def __init__(self, dsn: str, write: Callable[[Connection, Sequence[T]], None]) -> None:
-        self._session = Session(dsn)
+    def __init__(
+        self,
+        dsn: str,
+        limits: PgLimits,
+        write: Callable[[Connection, Sequence[T]], None],
+        reject: Callable[[T, Exception], None],
+        what: str,
+    ) -> None:
+        self._session = Session(dsn, limits)
+        self._retry = RetryPolicy(limits.outage_budget_s)
         self._write = write
+        self._reject = reject
+        self._what = what
 
-    @_transient
     def write_batch(self, items: list[T]) -> None:
-        self._session.run(lambda conn: self._write(conn, items))
+        self._retry.call(
+            lambda: write_or_reject(self._session, items, self._write, self._reject), self._what
+        )
 
     def close(self) -> None:
         self._session.close()
 
 
 class _StatsSink(DynamicSink[T]):
-    def __init__(self, dsn: str, write: Callable[[Connection, Sequence[T]], None]) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        write: Callable[[Connection, Sequence[T]], None],
+        reject: Callable[[T, Exception], None],
+        limits: PgLimits | None,
+    ) -> None:
         self._dsn = dsn
         self._write = write
+        self._reject = reject
+        self._limits = limits or PgLimits()
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _WritePartition[T]:
-        return _WritePartition(self._dsn, self._write)
+        what = f"sink {step_id} partition {worker_index}"
+        return _WritePartition(self._dsn, self._limits, self._write, self._reject, what)
 
 
 class PgLiveStatsSink(_StatsSink[LiveStats]):
-    """Upserts each game's latest live box score into ``live_box_scores``; idempotent."""
+    """Upserts each game's latest live box score into ``live_box_scores``; idempotent. A
+    box score the database refuses for its data goes to ``rejects`` as a dead letter."""
 
-    def __init__(self, dsn: str) -> None:
-        super().__init__(dsn, write_live_stats)
+    def __init__(
+        self, dsn: str, rejects: Rejects = raise_rejected, *, limits: PgLimits | None = None
+    ) -> None:
+        super().__init__(dsn, write_live_stats, reject_live_stats(rejects), limits)
 
 
 class PgWindowStatsSink(_StatsSink[WindowStats]):
-    """Upserts closed league windows into ``stats_windows``; idempotent."""
+    """Upserts closed league windows into ``stats_windows``; idempotent. A window the
+    database refuses for its data goes to ``rejects`` as a dead letter."""
 
-    def __init__(self, dsn: str) -> None:
-        super().__init__(dsn, write_window_stats)
+    def __init__(
+        self, dsn: str, rejects: Rejects = raise_rejected, *, limits: PgLimits | None = None
+    ) -> None:
+        super().__init__(dsn, write_window_stats, reject_window_stats(rejects), limits)
 
 
 class PgPitcherStatsSink(_StatsSink[PitcherStats]):
-    """Upserts each pitcher's latest live figures into ``pitcher_live_stats``; idempotent."""
+    """Upserts each pitcher's latest live figures into ``pitcher_live_stats``; idempotent.
+    Figures the database refuses for their data go to ``rejects`` as a dead letter."""
 
-    def __init__(self, dsn: str) -> None:
-        super().__init__(dsn, write_pitcher_stats)
+    def __init__(
+        self, dsn: str, rejects: Rejects = raise_rejected, *, limits: PgLimits | None = None
+    ) -> None:
+        super().__init__(dsn, write_pitcher_stats, reject_pitcher_stats(rejects), limits)

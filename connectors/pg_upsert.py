@@ -8,17 +8,17 @@ defensive (docs/architecture.md section 2)::
 
 (``source_ts`` alone for an unversioned table), so an old batch replayed late changes
 nothing. A few rows go in one pipelined ``executemany``; many are COPYed into the table's
-temporary stage (made by :func:`connect`) and moved with one ``INSERT ... SELECT``. Dynamic
+temporary stage (made by :func:`prepare_stages`) and moved with one ``INSERT ... SELECT``. Dynamic
 SQL is built only with :mod:`psycopg.sql`.
 
 Exceptions: :class:`connectors.postgres.PostgresError` when the staging tables cannot be
 made; :func:`upsert` lets ``psycopg.Error`` through to the writer, which names the table and
-games. ``transient`` retries a sink's write with backoff on ``PostgresError``.
+games.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,6 @@ import psycopg
 from psycopg import sql
 
 from connectors import postgres
-from connectors.sink_retry import sink_retry
 
 __all__ = [
     "COPY_THRESHOLD",
@@ -35,12 +34,11 @@ __all__ = [
     "Table",
     "connect",
     "guard",
-    "transient",
+    "prepare_stages",
+    "stager",
     "upsert",
     "upsert_sql",
 ]
-
-transient = sink_retry(postgres.PostgresError)
 
 Conn = psycopg.Connection[tuple[object, ...]]
 Row = tuple[object, ...]
@@ -74,9 +72,8 @@ class Table:
         return f"_stage_{self.name}"
 
 
-def connect(dsn: str, tables: Sequence[Table]) -> Conn:
-    """A connection with a staging temp table per table (emptied at each commit)."""
-    conn = postgres.connect(dsn)
+def prepare_stages(conn: Conn, tables: Sequence[Table]) -> None:
+    """Make a staging temp table per table (emptied at each commit) on ``conn``."""
     try:
         for table in tables:
             conn.execute(
@@ -87,9 +84,24 @@ def connect(dsn: str, tables: Sequence[Table]) -> Conn:
             )
         conn.commit()
     except psycopg.Error as e:
+        postgres.rollback_quietly(conn)
+        raise postgres.failed("preparing the staging tables", e) from e
+
+
+def connect(dsn: str, tables: Sequence[Table], limits: postgres.PgLimits | None = None) -> Conn:
+    """A connection with a staging temp table per table (emptied at each commit)."""
+    conn = postgres.connect(dsn, limits)
+    try:
+        prepare_stages(conn, tables)
+    except postgres.PostgresError:
         conn.close()
-        raise postgres.PostgresError(f"cannot prepare staging tables: {e}") from e
+        raise
     return conn
+
+
+def stager(tables: Sequence[Table]) -> Callable[[Conn], None]:
+    """The ``prepare`` of a ``postgres.Session`` whose writes upsert into ``tables``."""
+    return lambda conn: prepare_stages(conn, tables)
 
 
 def guard(table: Table) -> sql.Composable:

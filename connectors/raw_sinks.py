@@ -2,8 +2,21 @@
 
 Both are idempotent (upsert on ``(game_pk, feed_timestamp)``; deterministic S3 keys), so
 Bytewax's at-least-once replay of an epoch after a resume lands nothing twice. A transient
-failure is retried with backoff; a lasting one raises and stops the worker (broken
-infrastructure is an exception, docs/architecture.md, "Rules of the code").
+failure is retried within the outage budget (``connectors.sink_retry``); a lasting one
+raises and stops the worker (broken infrastructure is an exception, docs/architecture.md,
+"Rules of the code").
+
+**Two snapshots, one key.** MLB may answer twice with the same ``metaData.timeStamp`` and
+different content (a correction without a new time stamp). Both stores then keep the one
+that is *later on the log* (higher partition, then offset; a game's records share one
+partition, keyed by gamePk), which is also the one the engine processed last:
+
+- S3: the key is the same, and the sink's writer keeps each game's order, so the later
+  record overwrites the earlier one;
+- PostgreSQL: the upsert replaces a stored row only by one with a higher log position
+  (``connectors.postgres.write_raw_snapshots``), whatever order the writes arrive in (a
+  replay of an earlier epoch after a resume changes nothing). A row without a position
+  (not read from Kafka) is replaced by any row with one.
 """
 
 from __future__ import annotations
@@ -15,13 +28,11 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from connectors import postgres, s3
 from connectors.rejects import Rejects, raise_rejected, reject_snapshot
-from connectors.sink_retry import sink_retry
+from connectors.sink_retry import RetryPolicy
 from flows.game.accepted import AcceptedSnapshot
 from mlbsts.settings import Settings
 
 log = logging.getLogger(__name__)
-
-_transient = sink_retry(postgres.PostgresError, s3.ObjectStoreError)
 
 
 def s3_key_of(item: AcceptedSnapshot) -> str:
@@ -46,14 +57,18 @@ def _write_raw(conn: postgres.Connection, items: Sequence[AcceptedSnapshot]) -> 
 
 
 class _PostgresPartition(StatelessSinkPartition[AcceptedSnapshot]):
-    def __init__(self, dsn: str, rejects: Rejects) -> None:
-        self._session = postgres.Session(dsn)
+    def __init__(self, dsn: str, rejects: Rejects, limits: postgres.PgLimits, what: str) -> None:
+        self._session = postgres.Session(dsn, limits)
         self._reject = reject_snapshot(rejects)
+        self._retry = RetryPolicy(limits.outage_budget_s)
+        self._what = what
 
-    @_transient
     def write_batch(self, items: list[AcceptedSnapshot]) -> None:
         stamped = [i for i in items if i.envelope.feed_timestamp is not None]
-        postgres.write_or_reject(self._session, stamped, _write_raw, self._reject)
+        self._retry.call(
+            lambda: postgres.write_or_reject(self._session, stamped, _write_raw, self._reject),
+            self._what,
+        )
 
     def close(self) -> None:
         self._session.close()
@@ -61,34 +76,49 @@ class _PostgresPartition(StatelessSinkPartition[AcceptedSnapshot]):
 
 class RawPostgresSink(DynamicSink[AcceptedSnapshot]):
     """Every accepted snapshot into ``raw_game_snapshots``; one the database refuses for
-    its data goes to ``rejects`` as a ``db_rejected`` dead letter."""
+    its data goes to ``rejects`` as a ``db_rejected`` dead letter. ``limits``: timeouts and
+    outage budget (``PgLimits.of`` the settings; the settings' defaults if not given)."""
 
-    def __init__(self, dsn: str, rejects: Rejects = raise_rejected) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        rejects: Rejects = raise_rejected,
+        *,
+        limits: postgres.PgLimits | None = None,
+    ) -> None:
         self._dsn = dsn
         self._rejects = rejects
+        self._limits = limits or postgres.PgLimits()
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _PostgresPartition:
-        return _PostgresPartition(self._dsn, self._rejects)
+        what = f"sink {step_id} partition {worker_index}"
+        return _PostgresPartition(self._dsn, self._rejects, self._limits, what)
 
 
 class _S3Partition(StatelessSinkPartition[AcceptedSnapshot]):
-    def __init__(self, writer: s3.ObjectWriter) -> None:
+    def __init__(self, writer: s3.ObjectWriter, retry: RetryPolicy, what: str) -> None:
         self._writer = writer
+        self._retry = retry
+        self._what = what
 
-    @_transient
     def write_batch(self, items: list[AcceptedSnapshot]) -> None:
         objects = [(s3_key_of(i), i.envelope.payload_gzip()) for i in items]
-        self._writer.put_all(objects, content_type="application/gzip")
+        self._retry.call(
+            lambda: self._writer.put_all(objects, content_type="application/gzip"), self._what
+        )
 
     def close(self) -> None:
         self._writer.close()
 
 
 class RawS3Sink(DynamicSink[AcceptedSnapshot]):
-    """Every accepted snapshot, gzip, at ``raw/date=D/game_pk=N/<timeStamp>.json.gz``."""
+    """Every accepted snapshot, gzip, at ``raw/date=D/game_pk=N/<timeStamp>.json.gz``; each
+    request bounded by ``s3_timeout_s``, failures retried for ``sink_outage_budget_s``."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _S3Partition:
-        return _S3Partition(s3.ObjectWriter(s3.client(self._settings), self._settings.s3_bucket))
+        retry = RetryPolicy(self._settings.sink_outage_budget_s)
+        what = f"sink {step_id} partition {worker_index}"
+        return _S3Partition(s3.sink_writer(self._settings), retry, what)

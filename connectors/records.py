@@ -1,19 +1,22 @@
 """Flow outputs as log records: each event to its topic, dead letters to the DLQ, keyed by gamePk.
 
 Events are Avro (``schemas/events_<kind>.avsc``, ``connectors.event_serde``); dead letters
-are Avro (``schemas/dead_letter.avsc``).
+are Avro (``schemas/dead_letter.avsc``). A record the broker refused for its data becomes a
+small ``kafka_rejected`` dead letter (``rejected_letter``): where it was going, its key,
+size and the error, never the bytes that were the problem.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import msgspec
 
-from connectors.avro_serde import AvroCodec, load_schema
+from connectors.avro_serde import AvroCodec, SerdeError, load_schema
 from connectors.event_serde import encode_event_value, event_kind
-from connectors.kafka_io import OutRecord
-from flows.game.dead_letters import DeadLetter
+from flows.game.dead_letters import DeadLetter, ErrorClass
 from flows.game.events import Event
 from mlbsts import topics
 
@@ -23,6 +26,19 @@ TOPIC_OF_KIND = {
     "runner": topics.EVENTS_RUNNER,
     "game": topics.EVENTS_GAME,
 }
+
+#: the largest original a dead letter carries itself (``connectors.dead_letter_offload``
+#: sends larger ones to S3; a ``kafka_rejected`` letter drops them)
+LETTER_VALUE_MAX = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    """A record for the log: explicit topic, key and value bytes."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
 
 
 def topic_of(event: Event) -> str:
@@ -54,3 +70,55 @@ def decode_dead_letter(value: bytes) -> DeadLetter:
     Raises ``SerdeError`` (bad framing or body) or ``msgspec.ValidationError``.
     """
     return msgspec.convert(_dead_letter_codec().decode(value), DeadLetter)
+
+
+def rejected_letter(record: OutRecord, error: str, *, size_error: bool) -> DeadLetter:
+    """The ``kafka_rejected`` dead letter of ``record``, refused by the broker (or by
+    librdkafka before sending) with ``error``.
+
+    It names the topic, key and size. The value travels only when its size was not the
+    problem and it is small. A refused dead letter keeps what locates its original (source
+    topic, partition, offset, game, ``original_ref``) but not the original bytes: they are
+    on the source topic.
+    """
+    size = len(record.value)
+    reason = f"{size} bytes for topic {record.topic} refused by Kafka: {error}"
+    keep = not size_error and size <= LETTER_VALUE_MAX
+    letter = DeadLetter(
+        error_class=ErrorClass.KAFKA_REJECTED,
+        reason=reason,
+        detected_at=datetime.now(UTC),
+        gamePk=_game_pk(record.key),
+        original_key=record.key,
+        original_value=record.value if keep else None,
+    )
+    inner = _letter_in(record)
+    if inner is None:
+        return letter
+    return msgspec.structs.replace(
+        letter,
+        reason=f"{reason}; it was a dead letter ({inner.error_class}: {inner.reason})",
+        gamePk=inner.gamePk if inner.gamePk is not None else letter.gamePk,
+        source_topic=inner.source_topic,
+        source_partition=inner.source_partition,
+        source_offset=inner.source_offset,
+        original_key=inner.original_key,
+        original_value=None,
+        original_ref=inner.original_ref,
+    )
+
+
+def _letter_in(record: OutRecord) -> DeadLetter | None:
+    """The dead letter ``record`` holds, if it is one of ``mlb.dlq.game-snapshots``."""
+    if record.topic != topics.DLQ_GAME_SNAPSHOTS:
+        return None
+    try:
+        return decode_dead_letter(record.value)
+    except (SerdeError, msgspec.ValidationError):
+        return None
+
+
+def _game_pk(key: bytes | None) -> int | None:
+    """The gamePk of a record key (the topics are keyed by gamePk), if it is one."""
+    text = (key or b"").decode("ascii", "replace")
+    return int(text) if text.isdigit() and len(text) <= 18 else None

@@ -1,10 +1,12 @@
 """Where a sink sends what the database refused: a dead letter on ``mlb.dlq.game-snapshots``.
 
 A sink given ``rejects`` turns each item that ``connectors.postgres.write_or_reject`` hands
-back into a ``db_rejected`` dead letter. In production ``rejects`` is a
-``DeadLetterProducer``: it produces the letter and waits for the broker to acknowledge it
-(rare, so blocking is fine); a refused letter raises ``KafkaDeliveryError`` and stops the
-worker. Without one (``raise_rejected``), a refused item stops the worker as before.
+back into a ``db_rejected`` dead letter: a snapshot (with its original bytes and offset),
+a snapshot's events, or a figure of the live statistics (the item as JSON). In production
+``rejects`` is a ``DeadLetterProducer``: it produces the letter and waits for the broker
+to acknowledge it (rare, so blocking is fine); a refused letter raises
+``KafkaDeliveryError`` and stops the worker. Without one (``raise_rejected``), a refused
+item stops the worker as before.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import msgspec
 from confluent_kafka import Producer
 
 from connectors import postgres
@@ -21,6 +24,9 @@ from connectors.records import dead_letter_record
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.batches import EventBatch
 from flows.game.dead_letters import DeadLetter, ErrorClass, dead_letter_of
+from flows.stats.live_box import LiveStats
+from flows.stats.pitchers import PitcherStats
+from flows.stats.windows import WindowStats
 
 #: what a sink does with a snapshot the database refused for its data
 Rejects = Callable[[DeadLetter], None]
@@ -57,6 +63,49 @@ def reject_batch(rejects: Rejects) -> Callable[[EventBatch, Exception], None]:
                 gamePk=batch.game_pk,
             )
         )
+
+    return reject
+
+
+def _stats_letter(game_pk: int | None, what: str, item: object, error: Exception) -> DeadLetter:
+    """A ``db_rejected`` letter for a figure the flow computed: the item as JSON is its
+    original value (it was never on a log of its own)."""
+    return DeadLetter(
+        error_class=ErrorClass.DB_REJECTED,
+        reason=f"{what} refused by PostgreSQL: {error}",
+        detected_at=datetime.now(UTC),
+        gamePk=game_pk,
+        original_key=None if game_pk is None else str(game_pk).encode(),
+        original_value=msgspec.json.encode(item),
+    )
+
+
+def reject_live_stats(rejects: Rejects) -> Callable[[LiveStats, Exception], None]:
+    """The ``reject`` of ``postgres.write_or_reject`` for a game's live box score."""
+
+    def reject(item: LiveStats, error: Exception) -> None:
+        what = f"live box score of game {item.gamePk} at {item.source_ts}"
+        rejects(_stats_letter(item.gamePk, what, item, error))
+
+    return reject
+
+
+def reject_pitcher_stats(rejects: Rejects) -> Callable[[PitcherStats, Exception], None]:
+    """The ``reject`` of ``postgres.write_or_reject`` for a pitcher's live figures."""
+
+    def reject(item: PitcherStats, error: Exception) -> None:
+        what = f"figures of pitcher {item.pitcherId} in game {item.gamePk} at {item.source_ts}"
+        rejects(_stats_letter(item.gamePk, what, item, error))
+
+    return reject
+
+
+def reject_window_stats(rejects: Rejects) -> Callable[[WindowStats, Exception], None]:
+    """The ``reject`` of ``postgres.write_or_reject`` for a league window (no game)."""
+
+    def reject(item: WindowStats, error: Exception) -> None:
+        what = f"league window {item.window_start.isoformat()} at {item.source_ts}"
+        rejects(_stats_letter(None, what, item, error))
 
     return reject
 

@@ -22,11 +22,19 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from connectors.background_sink import BackgroundSink, KeyedSink
+from connectors.dead_letter_offload import (
+    INLINE_MAX,
+    DeadLetterOriginalsSink,
+    Original,
+    inline_limit,
+    offload_original,
+)
 from connectors.event_archive import EventBatchS3Sink
 from connectors.kafka_io import CheckedKafkaSink, OutRecord, consumer_config, producer_config
 from connectors.pg_game_tables import GameTablesSink
 from connectors.pg_normalized import NormalizedEventsSink
 from connectors.pg_stats import PgLiveStatsSink, PgPitcherStatsSink, PgWindowStatsSink
+from connectors.postgres import PgLimits
 from connectors.raw_sinks import RawPostgresSink, RawS3Sink
 from connectors.records import dead_letter_record, event_record
 from connectors.redis_state import RedisLiveStateSink
@@ -67,6 +75,9 @@ class FlowSinks:
     live_postgres: SinkOf[LiveStats] | None = None
     pitchers_postgres: SinkOf[PitcherStats] | None = None
     windows_postgres: SinkOf[WindowStats] | None = None
+    #: originals too large for their dead letter (``connectors.dead_letter_offload``);
+    #: ``None``: every letter carries its original
+    letter_originals: SinkOf[Original] | None = None
 
 
 def _diff_snapshot(
@@ -103,9 +114,14 @@ def _to_record(item: Event | DeadLetter) -> OutRecord:
 
 
 def build_flow(
-    source: Source[RawMessage], sinks: FlowSinks, stats: StatsConfig | None = None
+    source: Source[RawMessage],
+    sinks: FlowSinks,
+    stats: StatsConfig | None = None,
+    *,
+    letter_inline_max: int = INLINE_MAX,
 ) -> Dataflow:
-    """The dataflow, from raw Kafka messages to every sink."""
+    """The dataflow, from raw Kafka messages to every sink. A dead letter's original
+    larger than ``letter_inline_max`` bytes goes to ``sinks.letter_originals``."""
     stats = stats or StatsConfig()
     flow = Dataflow("live_stats")
     messages = op.input("read_raw_snapshots", flow, source)
@@ -136,11 +152,33 @@ def build_flow(
     _output_if("live_to_postgres", live.live, sinks.live_postgres)
     _output_if("pitchers_to_postgres", live.pitchers, sinks.pitchers_postgres)
     _output_if("windows_to_postgres", live.windows, sinks.windows_postgres)
-    outputs: Any = op.merge("all_outputs", events, dead, split_diffs.falses)
+    letters = op.merge("all_dead_letters", dead, split_diffs.falses)  # DeadLetter
+    letters = _offload_originals(letters, sinks, letter_inline_max)
+    outputs: Any = op.merge("all_outputs", events, letters)
     records = op.map("encode_records", outputs, _to_record)
     # OutRecord(topic, key=gamePk, value)
     _output_if("write_log", op.merge("all_records", records, stats_records(live)), sinks.log)
     return flow
+
+
+def _offload_originals(letters: Any, sinks: FlowSinks, inline_max: int) -> Any:
+    """Originals too large for their letter to ``sinks.letter_originals``; the letters,
+    now small, are returned (unchanged without that sink)."""
+    if sinks.letter_originals is None:
+        return letters
+    split = op.map("offload_originals", letters, partial(offload_original, limit=inline_max))
+    # (DeadLetter, (S3 key, original bytes) | None)
+    originals = op.filter_map("originals_of_letters", split, _second)
+    _output_if("originals_to_s3", originals, sinks.letter_originals)
+    return op.map("small_letters", split, _first)  # DeadLetter
+
+
+def _first(pair: tuple[DeadLetter, Original | None]) -> DeadLetter:
+    return pair[0]
+
+
+def _second(pair: tuple[DeadLetter, Original | None]) -> Original | None:
+    return pair[1]
 
 
 def _output_if(step_id: str, stream: Any, sink: SinkOf[Any] | None) -> None:
@@ -200,21 +238,37 @@ def production_flow() -> Dataflow:
         batch_size=settings.flow_batch_size,
     )
     dsn = settings.postgres_dsn.get_secret_value()
+    pg = PgLimits.of(settings)  # timeouts and outage budget of every PostgreSQL sink
     parts = settings.flow_sink_partitions
+    room = settings.sink_queue_bytes  # bytes waiting per sink partition (backpressure)
     rejects = DeadLetterProducer(producer_config(settings))  # rows the database refuses
     sinks = FlowSinks(
-        raw_postgres=BackgroundSink(RawPostgresSink(dsn, rejects), _snapshot_key, parts),
-        raw_s3=BackgroundSink(RawS3Sink(settings), _snapshot_key, parts),
+        raw_postgres=BackgroundSink(
+            RawPostgresSink(dsn, rejects, limits=pg), _snapshot_key, parts, room
+        ),
+        raw_s3=BackgroundSink(RawS3Sink(settings), _snapshot_key, parts, room),
         log=CheckedKafkaSink(producer_config(settings)),  # one producer: no CAS contention on Tansu
-        events_postgres=BackgroundSink(NormalizedEventsSink(dsn, rejects), _batch_key, parts),
-        events_s3=BackgroundSink(EventBatchS3Sink(settings), _batch_key, parts),
-        game_postgres=BackgroundSink(GameTablesSink(dsn, rejects), _snapshot_key, parts),
-        live_redis=BackgroundSink(RedisLiveStateSink(settings), _live_key, parts),
-        live_postgres=BackgroundSink(PgLiveStatsSink(dsn), _live_key, parts),
-        pitchers_postgres=BackgroundSink(PgPitcherStatsSink(dsn), _pitcher_key, parts),
-        windows_postgres=BackgroundSink(PgWindowStatsSink(dsn), _window_key, parts),
+        events_postgres=BackgroundSink(
+            NormalizedEventsSink(dsn, rejects, limits=pg), _batch_key, parts, room
+        ),
+        events_s3=BackgroundSink(EventBatchS3Sink(settings), _batch_key, parts, room),
+        game_postgres=BackgroundSink(
+            GameTablesSink(dsn, rejects, limits=pg), _snapshot_key, parts, room
+        ),
+        live_redis=BackgroundSink(RedisLiveStateSink(settings, rejects), _live_key, parts, room),
+        live_postgres=BackgroundSink(
+            PgLiveStatsSink(dsn, rejects, limits=pg), _live_key, parts, room
+        ),
+        pitchers_postgres=BackgroundSink(
+            PgPitcherStatsSink(dsn, rejects, limits=pg), _pitcher_key, parts, room
+        ),
+        windows_postgres=BackgroundSink(
+            PgWindowStatsSink(dsn, rejects, limits=pg), _window_key, parts, room
+        ),
+        letter_originals=DeadLetterOriginalsSink(settings),  # originals too large for a letter
     )
-    return build_flow(source, sinks, stats_config(settings))
+    inline_max = inline_limit(settings.kafka_max_message_bytes)
+    return build_flow(source, sinks, stats_config(settings), letter_inline_max=inline_max)
 
 
 def __getattr__(name: str) -> Dataflow:

@@ -159,6 +159,28 @@ class Settings(BaseSettings):
     ingest_publish_backoff_cap_s: float = Field(
         30.0, gt=0, description="longest wait between publish retries (broker down)"
     )
+    # the public API (api/, `mlbsts api`)
+    api_host: str = Field("127.0.0.1", description="address `mlbsts api` listens on")
+    api_port: int = Field(8080, ge=1, le=65535, description="port `mlbsts api` listens on")
+    api_timeout_s: float = Field(
+        5.0, gt=0, description="longest the API waits for PostgreSQL or Redis before a 503"
+    )
+    api_pool_size: int = Field(8, ge=1, description="PostgreSQL connections per API process")
+    api_redis_prefix: str = Field(
+        "mlbsts:api:", description="prefix of the API's own Redis keys (cache, rate limits)"
+    )
+    api_key_cache_s: float = Field(
+        5.0, ge=0, description="how long a looked-up API key is trusted (revocation delay)"
+    )
+    api_live_max_age_s: int = Field(
+        2, ge=0, description="Cache-Control max-age of a game not Final"
+    )
+    api_final_max_age_s: int = Field(
+        3600, ge=0, description="Cache-Control max-age of a Final game"
+    )
+    api_stream_poll_s: float = Field(
+        0.25, gt=0, description="how often a game's stream asks PostgreSQL for new events"
+    )
     # local
     stack_dir: Path = Field(Path(".mlbsts"), description="data and logs of the embedded stack")
     data_dir: Path = Field(

@@ -60,7 +60,7 @@ def redis_game(
     fake_pk = 900_000_000 + uuid.uuid4().int % 1_000_000  # a game no other test touches
     yield client, fake_pk
     client.delete(game_key(fake_pk))
-    client.srem(LIVE_SET_KEY, fake_pk)
+    client.zrem(LIVE_SET_KEY, fake_pk)
     client.close()
 
 
@@ -76,7 +76,8 @@ def test_redis_keeps_the_newest_state(
     _sink_run([middle], sink)
     stored = msgspec.json.decode(client.get(game_key(pk)))
     assert stored["source_ts"] == middle.source_ts
-    assert client.sismember(LIVE_SET_KEY, pk) and client.ttl(game_key(pk)) == -1
+    assert client.zscore(LIVE_SET_KEY, pk) is not None
+    assert 0 < client.ttl(game_key(pk)) <= stack_settings.redis_live_ttl_s
 
     _sink_run([states[1]], sink)  # older: refused
     assert msgspec.json.decode(client.get(game_key(pk)))["source_ts"] == middle.source_ts
@@ -84,12 +85,12 @@ def test_redis_keeps_the_newest_state(
     _sink_run([final, states[2], middle], sink)  # newest in the batch wins, older never
     stored = msgspec.json.decode(client.get(game_key(pk)))
     assert stored["source_ts"] == final.source_ts and stored["abstractGameState"] == "Final"
-    assert not client.sismember(LIVE_SET_KEY, pk)
+    assert client.zscore(LIVE_SET_KEY, pk) is None
     assert 0 < client.ttl(game_key(pk)) <= stack_settings.redis_live_final_ttl_s
 
     _sink_run([middle], sink)  # a replayed older record after Final changes nothing
     assert msgspec.json.decode(client.get(game_key(pk)))["source_ts"] == final.source_ts
-    assert not client.sismember(LIVE_SET_KEY, pk)
+    assert client.zscore(LIVE_SET_KEY, pk) is None
 
 
 @pytest.fixture
