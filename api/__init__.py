@@ -1,1 +1,3 @@
-"""The public REST + streaming API and the live page (its own process; not built yet)."""
+"""The public REST + streaming API (``mlbsts api``): its own process, reading PostgreSQL and
+Redis. Routes, keys, caching and the stream: docs/architecture.md section 3; where each part
+lives: section 5. The live page comes later (mount it on :func:`api.app.create_app`'s app)."""
