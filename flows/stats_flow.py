@@ -11,13 +11,16 @@ into log records (Avro, ``schemas/live_stats.avsc`` and ``schemas/window_stats.a
 - ``mlb.dlq.game-snapshots``: late window items as dead letters of class ``late``.
 
 Windows: every game's pitch and play items are keyed to one key (``league``) so that one
-Bytewax ``fold_window`` sees them all: an ``EventClock`` on the event's own time with
-``wait_for_system_duration`` (default 2 min: a pitch reaches the feed seconds after it is
-thrown, polling adds ~10 s, MLB moves completed plays' times by up to ~40 s) and a
-``TumblingWindower`` of 5 minutes aligned to the Unix epoch. The league-wide volume (~15
-games x ~300 pitches a day) is small enough for one worker to own that key. On a replay,
-partitions read unevenly put one game's items far ahead of another's in event time: the
-slower game's items are then late, and they are visible as dead letters, never dropped.
+step sees them all: the league clock (:mod:`flows.stats.window_clock`) over 5-minute
+tumbling windows aligned to the Unix epoch. It works on event time only: an item is late
+by its own game's event time (``wait`` behind that game's newest, default 2 min: a pitch
+reaches the feed seconds after it is thrown, polling adds ~10 s, MLB moves completed
+plays' times by up to ~40 s) or because its game was already Final; a window closes when
+every open game's event time is past its end plus ``wait`` (live), or at the end of the
+input (``bounded``, a replay). So the same input gives the same windows and the same late
+items whatever the wall clock and, bounded, whatever the interleaving of partitions and
+workers. The league-wide volume (~15 games x ~300 pitches a day) is small enough for one
+worker to own that key. Late items are visible as dead letters, never dropped.
 
 Delivery: per-game state and window state are exactly-once with Bytewax recovery; the
 records are at-least-once (a resumed epoch repeats); consumers keep the newest
@@ -26,7 +29,6 @@ records are at-least-once (a resumed epoch repeats); consumers keep the newest
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
@@ -36,7 +38,7 @@ import bytewax.operators as op
 import msgspec
 import orjson
 from bytewax.dataflow import Stream
-from bytewax.operators.windowing import EventClock, TumblingWindower, fold_window
+from bytewax.operators import StatefulLogic
 
 from connectors.avro_serde import AvroCodec, load_schema
 from connectors.kafka_io import OutRecord
@@ -48,6 +50,14 @@ from flows.game.release import DEFAULT_GRACE, DEFAULT_MAX_IDLE
 from flows.stats import windows as win
 from flows.stats.live_box import LiveStats, live_step
 from flows.stats.pitchers import EPOCH, PitcherStats, pitcher_step
+from flows.stats.window_clock import (
+    ClosedWindow,
+    LateItem,
+    LeagueClock,
+    WindowRules,
+    close_all,
+    league_step,
+)
 from flows.ticking import TICK_EVERY, ticking
 from mlbsts import topics
 from mlbsts.settings import Settings
@@ -85,7 +95,22 @@ class StatsConfig:
         (``flows.game.release``, "Ordering")."""
         return self.max_idle + self.tick_every
 
-    now: Callable[[], datetime] | None = None  # the windows' system clock; None: real time
+    #: the league clock's idle bound: an open game this far behind the league's newest
+    #: event time stops holding windows open (``flows.stats.window_clock``)
+    window_idle: timedelta = timedelta(minutes=30)
+    #: close windows only at the end of the input (a bounded replay: deterministic)
+    bounded: bool = False
+
+    def window_rules(self) -> WindowRules:
+        """The league clock's rules (``forget_after``: the diff's idle bound)."""
+        return WindowRules(
+            length=self.window,
+            align_to=self.align_to,
+            wait=self.wait,
+            idle=self.window_idle,
+            forget_after=self.max_idle,
+            bounded=self.bounded,
+        )
 
 
 @dataclass(frozen=True)
@@ -114,12 +139,8 @@ def _event_key(event: Event) -> str:
     return str(event.gamePk)
 
 
-def _league_key(_item: win.WindowItem) -> str:
+def _league_key(_item: win.WindowItem | win.GameFinal) -> str:
     return LEAGUE_KEY
-
-
-def _item_time(item: win.WindowItem) -> datetime:
-    return item.at
 
 
 def add_live_stats(
@@ -157,48 +178,69 @@ def add_live_stats(
             cfg.tick_every,
         ),
     )
-    # WindowItem (pitch, home run or tombstone), timed by the event
+    # WindowItem (pitch, home run or tombstone), timed by the event; GameFinal markers
     league = op.key_on("stats_key_league", items, _league_key)
-    clock_args: dict[str, Any] = {} if cfg.now is None else {"now_getter": cfg.now}
-    clock: EventClock[win.WindowItem] = EventClock(
-        ts_getter=_item_time, wait_for_system_duration=cfg.wait, **clock_args
+    rules = cfg.window_rules()
+    clocked = op.key_rm(
+        "stats_unkey_league",
+        op.stateful("stats_league_clock", league, partial(LeagueClockLogic, rules)),
     )
-    windower = TumblingWindower(length=cfg.window, align_to=cfg.align_to)
-    folded = fold_window(
-        "stats_league_windows", league, clock, windower, win.initialize, win.agg, win.merge
-    )
-    # ("league", (window_id, WindowAcc)) once the window closes
-    windows = op.map("stats_window_result", folded.down, partial(_window_stats, cfg))
-    late = op.map("stats_late_letters", folded.late, partial(_late, cfg))
+    # ClosedWindow | LateItem
+    split = op.branch("stats_split_late", clocked, _is_closed)
+    windows = op.map("stats_window_result", split.trues, partial(_window_stats, rules))
+    late = op.map("stats_late_letters", split.falses, partial(_late, rules))
     return StatsOutputs(live=live, pitchers=pitchers, windows=windows, late=late)
 
 
-def _bounds(cfg: StatsConfig, window_id: int) -> tuple[datetime, datetime]:
-    start = cfg.align_to + cfg.window * window_id
-    return start, start + cfg.window
+class LeagueClockLogic(StatefulLogic[Any, Any, bytes]):
+    """The league key's :class:`~flows.stats.window_clock.LeagueClock` in Bytewax: each
+    item goes through :func:`league_step`; at the end of the input every window closes.
+    The snapshot is the state as msgpack bytes (immutable, as Bytewax requires)."""
+
+    def __init__(self, rules: WindowRules, resume: bytes | None) -> None:
+        self._rules = rules
+        self._state = None if resume is None else msgspec.msgpack.decode(resume, type=LeagueClock)
+
+    def on_item(self, value: Any) -> tuple[list[Any], bool]:
+        self._state, out = league_step(self._state, value, self._rules)
+        return out, StatefulLogic.RETAIN
+
+    def on_eof(self) -> tuple[list[Any], bool]:
+        self._state, out = close_all(self._state)
+        return list(out), StatefulLogic.RETAIN
+
+    def snapshot(self) -> bytes:
+        return msgspec.msgpack.encode(self._state or LeagueClock())
 
 
-def _window_stats(
-    cfg: StatsConfig, keyed: tuple[str, tuple[int, win.WindowAcc]]
-) -> win.WindowStats:
-    _, (window_id, acc) = keyed
-    return win.result(acc, *_bounds(cfg, window_id))
+def _is_closed(item: ClosedWindow | LateItem) -> bool:
+    return isinstance(item, ClosedWindow)
 
 
-def _late(cfg: StatsConfig, keyed: tuple[str, tuple[int, win.WindowItem]]) -> DeadLetter:
-    _, (window_id, item) = keyed
-    return late_letter(item, *_bounds(cfg, window_id))
+def _bounds(rules: WindowRules, window_id: int) -> tuple[datetime, datetime]:
+    end = rules.end_of(window_id)
+    return end - rules.length, end
 
 
-def late_letter(item: win.WindowItem, start: datetime, end: datetime) -> DeadLetter:
-    """A window item that arrived after its window closed, as a dead letter."""
+def _window_stats(rules: WindowRules, closed: ClosedWindow) -> win.WindowStats:
+    return win.result(closed.acc, *_bounds(rules, closed.window))
+
+
+def _late(rules: WindowRules, late: LateItem) -> DeadLetter:
+    return late_letter(late.item, *_bounds(rules, late.window), why=late.why)
+
+
+def late_letter(
+    item: win.WindowItem, start: datetime, end: datetime, why: str = "the window was closed"
+) -> DeadLetter:
+    """A window item the league clock judged late (``why``), as a dead letter."""
     what = "tombstone of" if not item.present else "item"
     return DeadLetter(
         error_class=ErrorClass.LATE,
         reason=(
             f"{what} {item.event_id} at {item.at.isoformat()} (source_ts {item.version[0]}, "
-            f"revision {item.version[1]}) arrived after window [{start.isoformat()}, "
-            f"{end.isoformat()}) of {topics.STATS_WINDOWS} closed"
+            f"revision {item.version[1]}) is late for window [{start.isoformat()}, "
+            f"{end.isoformat()}) of {topics.STATS_WINDOWS}: {why}"
         ),
         detected_at=datetime.now(UTC),
         gamePk=item.gamePk,

@@ -1,6 +1,7 @@
 """League-wide event-time windows: what goes in, how it is counted, what comes out. Pure.
 
-Two parts, wired with Bytewax's ``fold_window`` by :mod:`flows.stats_flow`:
+Two parts, wired by :mod:`flows.stats_flow` around the league clock
+(:mod:`flows.stats.window_clock`, which decides when a window closes):
 
 1. :func:`window_feed_step`, a per-game stateful step over events, turns pitch and play
    events into small :class:`WindowItem` values timed by the event itself (a pitch's
@@ -15,6 +16,8 @@ Two parts, wired with Bytewax's ``fold_window`` by :mod:`flows.stats_flow`:
      a tombstone at the old time *and* the item at the new one; the tombstone's version
      is lower, so when both fall in one window the item wins whatever their order.
 
+   At the game's first Final status it also sends a :class:`GameFinal` marker.
+
 2. :func:`initialize` / :func:`agg` / :func:`merge` / :func:`result`, the window
    aggregator: keeps the newest version (``source_ts``, ``revision``, sequence) of each
    ``event_id`` seen in the window, so a revised pitch is counted once, with its newest
@@ -22,8 +25,8 @@ Two parts, wired with Bytewax's ``fold_window`` by :mod:`flows.stats_flow`:
    play (pitches put in play), their mean exit velocity (``hitData.launchSpeed``, over
    those that have one) and home runs (completed plays with ``eventType`` ``home_run``).
 
-An item whose window has already closed (by the watermark) is *late*: Bytewax puts it on
-the ``late`` stream and the flow turns it into a dead letter of class ``late``. A closed
+An item the league clock judges *late* (by its own game's event time, never the wall
+clock) is not counted: the flow turns it into a dead letter of class ``late``. A closed
 window's figures are not re-emitted: its record is final when written.
 """
 
@@ -38,6 +41,7 @@ from flows.game.release import final_ts_after, releasing, source_ts_of
 from flows.stats.pitchers import event_time
 
 __all__ = [
+    "GameFinal",
     "WindowAcc",
     "WindowFeedState",
     "WindowItem",
@@ -63,6 +67,15 @@ class WindowItem(msgspec.Struct, frozen=True, kw_only=True):
     in_play: bool = False
     launch_speed: float | None = None
     home_run: bool = False
+
+
+class GameFinal(msgspec.Struct, frozen=True, kw_only=True):
+    """Game ``gamePk`` was first Final at ``final_ts`` (sent once, after that snapshot's
+    items): the league clock (:mod:`flows.stats.window_clock`) stops waiting for it, and
+    the items of its later snapshots are late."""
+
+    gamePk: int  # noqa: N815 - contract name
+    final_ts: str
 
 
 class WindowStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -169,14 +182,18 @@ def _tombstone(event: Event, at: datetime) -> WindowItem:
 
 def feed_event(
     state: WindowFeedState | None, item: Event
-) -> tuple[WindowFeedState, list[WindowItem]]:
-    """One event of a game → the window items it changes (see the module docstring)."""
+) -> tuple[WindowFeedState, list[WindowItem | GameFinal]]:
+    """One event of a game → the window items it changes (see the module docstring), and
+    a :class:`GameFinal` when it is the game's first Final status."""
     if state is None:
         state = WindowFeedState()
+    out: list[WindowItem | GameFinal] = []
+    final_before = state.final_ts
     state.final_ts = final_ts_after(state.final_ts, item)
+    if final_before is None and state.final_ts is not None:
+        out.append(GameFinal(gamePk=item.gamePk, final_ts=state.final_ts))
     at, content = (None, None) if isinstance(item, Retraction) else _content(item)
     previous = state.sent.get(item.event_id)
-    out: list[WindowItem] = []
     if at is None or content is None:
         if previous is not None:
             del state.sent[item.event_id]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,8 +33,9 @@ def yoyo_uri(dsn: str) -> str:
     return f"{uri}?schema={path.group(1)}" if path else uri
 
 
-def apply_migrations(dsn: str, sql_dir: Path = SQL_DIR) -> int:
-    """Apply the migrations not applied yet; return how many were applied."""
+def apply_migrations(dsn: str, sql_dir: Path = SQL_DIR, only: Collection[str] | None = None) -> int:
+    """Apply the migrations not applied yet (with ``only``: those of these ids, the file
+    names without ``.sql``); return how many were applied."""
     if not sorted(sql_dir.glob("*.sql")):
         logger.info("no migrations in %s", sql_dir)
         return 0
@@ -45,6 +47,8 @@ def apply_migrations(dsn: str, sql_dir: Path = SQL_DIR) -> int:
         raise ProvisionError(f"postgres: cannot connect to apply migrations: {e}") from e
     try:
         migrations = read_migrations(str(sql_dir))
+        if only is not None:
+            migrations = migrations.filter(lambda m: m.id in only)
         with backend.lock():
             pending = backend.to_apply(migrations)
             backend.apply_migrations(pending)

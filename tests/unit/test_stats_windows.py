@@ -61,7 +61,7 @@ def feed_items(events: list[Event]) -> list[win.WindowItem]:
     for event in events:
         state, out = win.window_feed_step(states.get(event.gamePk), event)
         states[event.gamePk] = state
-        items.extend(out)
+        items.extend(i for i in out if isinstance(i, win.WindowItem))  # not GameFinal markers
     return items
 
 

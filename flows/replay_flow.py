@@ -1,0 +1,122 @@
+"""The dataflow of ``mlbsts replay``: the worker's flow over a bounded range of the raw log,
+written into the derived tiers of one target (the live tables, or a table version).
+
+It is :func:`flows.live_stats.build_flow` with three differences:
+
+- the source is a :class:`connectors.kafka_range.KafkaRangeSource` (a fixed range, then EOF);
+- the sinks are the derived tiers only: event and game tables, statistics tables, the
+  event archive, and the log (events, statistics, dead letters). Never the raw tier, which
+  the range is read from, and never Redis, whose live state is the worker's;
+- the statistics are *bounded* (``StatsConfig.bounded``: league windows close at the end
+  of the range, by event time only) and get no wall-clock ticks (a finished game's state
+  is released by feed time alone), so the output depends on the range and nothing else.
+
+A :class:`ReplayTarget` says where: the tables' DSN (its ``search_path`` is the version's
+schema), a suffix for the topics (``mlb.events.pitch.mlbsts_v2``; none for live) and a
+bucket. Dead letters of rows the database refused go to the target's dead-letter topic too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bytewax.dataflow import Dataflow
+
+from connectors.background_sink import BackgroundSink
+from connectors.dead_letter_offload import DeadLetterOriginalsSink, inline_limit
+from connectors.event_archive import EventBatchS3Sink
+from connectors.kafka_io import CheckedKafkaSink, producer_config
+from connectors.kafka_range import KafkaRangeSource
+from connectors.pg_game_tables import GameTablesSink
+from connectors.pg_normalized import NormalizedEventsSink
+from connectors.pg_stats import PgLiveStatsSink, PgPitcherStatsSink, PgWindowStatsSink
+from connectors.postgres import PgLimits
+from connectors.renamed_topics import RenamedTopicsSink, RenamingRejects
+from flows.game.accepted import AcceptedSnapshot
+from flows.game.batches import EventBatch
+from flows.live_stats import FlowSinks, build_flow
+from flows.stats.live_box import LiveStats
+from flows.stats.pitchers import PitcherStats
+from flows.stats.windows import WindowStats
+from flows.stats_flow import stats_config
+from mlbsts.settings import Settings
+
+__all__ = ["NO_TICKS", "ReplayTarget", "replay_flow", "replay_sinks"]
+
+#: the tick interval of a replay: never within a run (no wall-clock release)
+NO_TICKS = timedelta(days=3650)
+
+
+@dataclass(frozen=True)
+class ReplayTarget:
+    """Where a replay writes: ``version`` (``live`` or ``vN``), the tables' DSN, a suffix
+    for every topic written, and the S3 bucket of the event archive."""
+
+    version: str
+    dsn: str
+    topic_suffix: str
+    bucket: str
+
+    def topic(self, name: str) -> str:
+        return name + self.topic_suffix
+
+
+def _snapshot_key(item: AcceptedSnapshot) -> str:
+    return str(item.envelope.gamePk)
+
+
+def _batch_key(item: EventBatch) -> str:
+    return str(item.game_pk)
+
+
+def _live_key(item: LiveStats) -> str:
+    return str(item.gamePk)
+
+
+def _pitcher_key(item: PitcherStats) -> str:
+    return str(item.gamePk)
+
+
+def _window_key(item: WindowStats) -> str:
+    return item.window_start.isoformat()
+
+
+def replay_sinks(settings: Settings, target: ReplayTarget) -> FlowSinks:
+    """The derived-tier sinks of ``target`` (see the module docstring)."""
+    dsn, pg = target.dsn, PgLimits.of(settings)
+    parts, room = settings.flow_sink_partitions, settings.sink_queue_bytes
+    archive = settings.model_copy(update={"s3_bucket": target.bucket})
+    rejects = RenamingRejects(producer_config(settings), target.topic_suffix)
+    log = CheckedKafkaSink(producer_config(settings))
+    return FlowSinks(
+        raw_postgres=None,
+        raw_s3=None,
+        log=RenamedTopicsSink(log, target.topic_suffix) if target.topic_suffix else log,
+        events_postgres=BackgroundSink(
+            NormalizedEventsSink(dsn, rejects, limits=pg), _batch_key, parts, room
+        ),
+        events_s3=BackgroundSink(EventBatchS3Sink(archive), _batch_key, parts, room),
+        game_postgres=BackgroundSink(
+            GameTablesSink(dsn, rejects, limits=pg), _snapshot_key, parts, room
+        ),
+        live_postgres=BackgroundSink(
+            PgLiveStatsSink(dsn, rejects, limits=pg), _live_key, parts, room
+        ),
+        pitchers_postgres=BackgroundSink(
+            PgPitcherStatsSink(dsn, rejects, limits=pg), _pitcher_key, parts, room
+        ),
+        windows_postgres=BackgroundSink(
+            PgWindowStatsSink(dsn, rejects, limits=pg), _window_key, parts, room
+        ),
+        letter_originals=DeadLetterOriginalsSink(archive),
+    )
+
+
+def replay_flow(settings: Settings, target: ReplayTarget, source: KafkaRangeSource) -> Dataflow:
+    """The replay's dataflow: ``source`` into ``target``, statistics bounded, no ticks."""
+    stats = dataclasses.replace(stats_config(settings), bounded=True, tick_every=NO_TICKS)
+    inline_max = inline_limit(settings.kafka_max_message_bytes)
+    sinks = replay_sinks(settings, target)
+    return build_flow(source, sinks, stats, letter_inline_max=inline_max)
