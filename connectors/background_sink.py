@@ -21,12 +21,18 @@ each item, ``estimated_size`` by default) wait in a partition's queue; ``write_b
 waits, item by item, for room. An item larger than ``max_bytes`` is taken alone, once the
 queue is empty, or it could never be written. What the writer took is no longer waiting, so
 a partition holds at most about twice ``max_bytes``: the queue and the write in progress.
+
+Telemetry (docs/operating.md), labelled by the sink's step id: each write's duration
+(``mlbsts_sink_write_seconds``), failures (``mlbsts_sink_errors_total``), what waits in the
+queues of this process (``mlbsts_sink_queue_items``, ``_bytes``); a write of items that
+carry a ``traceparent`` is a span in their trace; ``on_written`` sees each batch written.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Generic, TypeVar
@@ -42,6 +48,16 @@ from bytewax.outputs import (
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.batches import EventBatch
 from flows.stats.live_box import LiveStats
+from mlbsts.telemetry.catalogue import (
+    SINK_ERRORS,
+    SINK_QUEUE_BYTES,
+    SINK_QUEUE_ITEMS,
+    SINK_RETRIES,
+    SINK_WRITE,
+)
+from mlbsts.telemetry.logs import log_fields
+from mlbsts.telemetry.metrics import RECORDER, SINK
+from mlbsts.telemetry.tracing import sink_span
 
 X = TypeVar("X")
 
@@ -95,8 +111,15 @@ class _Writer(Generic[X]):
         max_pending: int,
         max_bytes: int,
         max_write: int,
+        sink: str = "",
+        on_written: Callable[[list[X]], None] | None = None,
     ) -> None:
         self._part = part
+        self._sink = sink or name
+        self._on_written = on_written
+        # counters exist from the start at 0, so the first error shows as an increase
+        RECORDER.add(SINK_ERRORS, 0, sink=self._sink)
+        RECORDER.add(SINK_RETRIES, 0, sink=self._sink)
         self._size = size
         self._max_pending = max_pending
         self._max_bytes = max_bytes
@@ -110,6 +133,7 @@ class _Writer(Generic[X]):
         self._closing = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
+        _QUEUES.add(self._sink, self)
 
     def submit(self, items: list[X]) -> None:
         sized = [(item, self._size(item)) for item in items]
@@ -138,6 +162,7 @@ class _Writer(Generic[X]):
             self._closing = True
             self._cond.notify_all()
         self._thread.join()
+        _QUEUES.discard(self._sink, self)
         self._part.close()
 
     def _has_room(self, size: int) -> bool:
@@ -174,11 +199,25 @@ class _Writer(Generic[X]):
             self._cond.notify_all()
         return [item for item, _ in taken]
 
+    def queued(self) -> tuple[int, int]:
+        """(items, bytes) waiting, read without the lock (a gauge, not a decision)."""
+        return len(self._queue), self._queued_bytes
+
+    def _write(self, batch: list[X]) -> None:
+        began = time.perf_counter()
+        with sink_span(self._sink, batch), log_fields(sink=self._sink, game=_game_of(batch)):
+            self._part.write_batch(batch)
+        RECORDER.record(SINK_WRITE, time.perf_counter() - began, sink=self._sink)
+        if self._on_written is not None:
+            self._on_written(batch)
+
     def _run(self) -> None:
+        SINK.set(self._sink)  # this thread's context: labels the retries of its writes
         while (batch := self._take()) is not None:
             try:
-                self._part.write_batch(batch)
+                self._write(batch)
             except BaseException as e:  # handed to the worker thread, which re-raises it
+                RECORDER.add(SINK_ERRORS, sink=self._sink)
                 with self._cond:
                     self._error = e
                     self._cond.notify_all()
@@ -186,6 +225,47 @@ class _Writer(Generic[X]):
             with self._cond:
                 self._written += len(batch)
                 self._cond.notify_all()
+
+
+def step_name(step_id: str) -> str:
+    """A sink's step id without its flow's prefix (``live_stats.write_log`` → ``write_log``):
+    the ``sink`` label of its metrics."""
+    return step_id.rsplit(".", 1)[-1]
+
+
+def _game_of(items: list[X]) -> int | None:
+    """The game of a write whose items are all of one game, if they say it."""
+    games = {
+        getattr(getattr(i, "envelope", i), "gamePk", None) or getattr(i, "game_pk", None)
+        for i in items
+    }
+    return games.pop() if len(games) == 1 else None
+
+
+class _Queues:
+    """The writers of this process by sink, read by the queue gauges."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._writers: dict[str, set[_Writer[object]]] = {}
+
+    def add(self, sink: str, writer: _Writer[X]) -> None:
+        with self._lock:
+            self._writers.setdefault(sink, set()).add(writer)  # type: ignore[arg-type]
+        RECORDER.observe(SINK_QUEUE_ITEMS, partial(self.total, sink, 0), sink=sink)
+        RECORDER.observe(SINK_QUEUE_BYTES, partial(self.total, sink, 1), sink=sink)
+
+    def discard(self, sink: str, writer: _Writer[X]) -> None:
+        with self._lock:
+            self._writers.get(sink, set()).discard(writer)  # type: ignore[arg-type]
+
+    def total(self, sink: str, which: int) -> float:
+        with self._lock:
+            writers = list(self._writers.get(sink, ()))
+        return float(sum(w.queued()[which] for w in writers))
+
+
+_QUEUES = _Queues()
 
 
 class _BackgroundPartition(StatefulSinkPartition[X, None]):
@@ -223,7 +303,8 @@ class KeyedSink(FixedPartitionedSink[X, None]):
 
 class BackgroundSink(KeyedSink[X]):
     """``inner``, written on one writer thread per partition; at most ``max_pending``
-    items and ``max_bytes`` bytes (by ``size``) wait per partition."""
+    items and ``max_bytes`` bytes (by ``size``) wait per partition. ``on_written(batch)``
+    is called on the writer thread after each successful write (the data-age metric)."""
 
     def __init__(
         self,
@@ -235,6 +316,7 @@ class BackgroundSink(KeyedSink[X]):
         size: Callable[[X], int] = estimated_size,
         max_pending: int = MAX_PENDING,
         max_write: int = MAX_WRITE,
+        on_written: Callable[[list[X]], None] | None = None,
     ) -> None:
         super().__init__(key, partitions)
         if max_bytes < 1 or max_pending < 1 or max_write < 1:
@@ -244,6 +326,7 @@ class BackgroundSink(KeyedSink[X]):
         self._max_bytes = max_bytes
         self._max_pending = max_pending
         self._max_write = max_write
+        self._on_written = on_written
 
     def build_part(
         self, step_id: str, for_part: str, resume_state: None
@@ -256,5 +339,7 @@ class BackgroundSink(KeyedSink[X]):
             max_pending=self._max_pending,
             max_bytes=self._max_bytes,
             max_write=self._max_write,
+            sink=step_name(step_id),
+            on_written=self._on_written,
         )
         return _BackgroundPartition(writer)

@@ -22,20 +22,30 @@ A broker away for less than ``sink_outage_budget_s`` is waited out: librdkafka r
 (``flush_timeout_s``), so every record has its report; meanwhile the producer's queue is
 bounded, ``produce()`` raises ``BufferError`` and the flow blocks in ``_produce`` until
 records leave (backpressure) rather than growing memory.
+
+Telemetry: a record's ``headers`` are produced with it (the poller's ``traceparent``). The
+sink times each epoch's wait for acknowledgements (``mlbsts_sink_write_seconds``), counts
+its failures, exports the producer's queue, and once an epoch's events are acknowledged
+records each snapshot's data age (``mlbsts_data_age_seconds{stage="events_produced"}``,
+from the records' ``source_ts``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 
 from bytewax.outputs import StatefulSinkPartition
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from connectors.background_sink import KeyedSink
+from connectors.background_sink import KeyedSink, step_name
 from connectors.records import OutRecord, dead_letter_record, rejected_letter
 from mlbsts.settings import Settings
+from mlbsts.telemetry.catalogue import SINK_ERRORS, SINK_QUEUE_ITEMS, SINK_RETRIES, SINK_WRITE
+from mlbsts.telemetry.metrics import RECORDER, record_age
 
 __all__ = [
     "DATA_ERRORS",
@@ -203,7 +213,10 @@ class DeliveryTracker:
 def _produce(producer: Producer, record: OutRecord, tracker: DeliveryTracker) -> None:
     while True:
         try:
-            producer.produce(record.topic, value=record.value, key=record.key, on_delivery=tracker)
+            extra = {"headers": list(record.headers)} if record.headers else {}
+            producer.produce(
+                record.topic, value=record.value, key=record.key, on_delivery=tracker, **extra
+            )
             break
         except BufferError:
             producer.poll(0.1)  # local queue full: let deliveries drain, then retry
@@ -248,6 +261,36 @@ def _confirm(producer: Producer, tracker: DeliveryTracker, count: int, timeout_s
     letters.raise_failure(len(refused))
 
 
+def _resend_until_taken(
+    producer: Producer,
+    records: list[OutRecord],
+    tracker: DeliveryTracker,
+    timeout_s: float,
+    sink: str,
+) -> DeliveryTracker:
+    """Flush; while the broker failed records for a reason other than their data (an
+    outage: a broker whose storage hangs answers "Unknown broker error"), produce the whole
+    epoch again, in order, with backoff, until it is taken or the outage budget (the
+    delivery timeout) has passed. Records already taken are repeated: exact duplicates,
+    which consumers drop (docs/subscribing.md). Returns the last attempt's tracker."""
+    budget, began, wait = timeout_s - FLUSH_MARGIN_S, time.monotonic(), 0.5
+    while True:
+        _flush(producer, timeout_s)
+        if not tracker.failed or time.monotonic() - began + wait > budget:
+            return tracker
+        topic, key, err = tracker.failed[0]
+        log.warning(
+            "Kafka sink %s: %d of %d records not taken (first: topic %s key %r: %s); "
+            "producing the epoch again in %.1f s",
+            *(sink, len(tracker.failed), len(records), topic, key, err, wait),
+        )
+        RECORDER.add(SINK_RETRIES, sink=sink)
+        time.sleep(wait)
+        wait, tracker = min(wait * 2, 10.0), DeliveryTracker()
+        for record in records:
+            _produce(producer, record, tracker)
+
+
 def produce_all(
     producer: Producer,
     records: Iterable[OutRecord],
@@ -270,36 +313,56 @@ def produce_all(
 
 
 class _CheckedSinkPartition(StatefulSinkPartition[OutRecord, None]):
-    def __init__(self, producer: Producer, flush_timeout: float, brokers: str) -> None:
+    def __init__(
+        self, producer: Producer, flush_timeout: float, brokers: str, sink: str = "write_log"
+    ) -> None:
         self._producer = producer
         self._flush_timeout = flush_timeout
         self._brokers = brokers
+        self._sink = sink
+        RECORDER.add(SINK_ERRORS, 0, sink=sink)  # at 0 from the start: alerts see the first
+        RECORDER.add(SINK_RETRIES, 0, sink=sink)
         self._tracker = DeliveryTracker()
         self._count = 0  # records produced since the last confirmed epoch
+        self._epoch: list[OutRecord] = []  # those records, in order, to produce again
+        self._stamps: set[tuple[bytes | None, str]] = set()  # (game, feed ts) produced
+        RECORDER.observe(SINK_QUEUE_ITEMS, partial(len, producer), sink=sink)
 
     def write_batch(self, values: list[OutRecord]) -> None:
-        with _logged(self._brokers):
+        with _logged(self._brokers, self._sink):
             for record in values:
                 _produce(self._producer, record, self._tracker)
+                if record.source_ts:
+                    self._stamps.add((record.key, record.source_ts))
+            self._epoch.extend(values)
             self._count += len(values)
-            self._tracker.raise_failure(self._count)
 
     def snapshot(self) -> None:
-        with _logged(self._brokers):
-            _confirm(self._producer, self._tracker, self._count, self._flush_timeout)
-        self._count = 0
+        began = time.perf_counter()
+        with _logged(self._brokers, self._sink):
+            tracker = _resend_until_taken(
+                self._producer, self._epoch, self._tracker, self._flush_timeout, self._sink
+            )
+            _confirm(self._producer, tracker, self._count, self._flush_timeout)
+        RECORDER.record(SINK_WRITE, time.perf_counter() - began, sink=self._sink)
+        now = time.time()
+        for _, stamp in self._stamps:
+            record_age("events_produced", stamp, now)
+        self._stamps.clear()
+        self._epoch, self._tracker, self._count = [], DeliveryTracker(), 0
 
     def close(self) -> None:
         self.snapshot()
 
 
 @contextmanager
-def _logged(brokers: str) -> Iterator[None]:
+def _logged(brokers: str, sink: str) -> Iterator[None]:
     """Log a delivery failure before it propagates: Bytewax aborts the process on an error
     from a partitioned sink, and its panic message does not carry the Python one."""
     try:
         yield
     except KafkaDeliveryError as e:
+        RECORDER.add(SINK_ERRORS, sink=sink)
         log.critical("Kafka sink (brokers %s): %s", brokers, e)
         raise
 
@@ -320,4 +383,6 @@ class CheckedKafkaSink(KeyedSink[OutRecord]):
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _CheckedSinkPartition:
         brokers = str(self._config.get("bootstrap.servers", "?"))
-        return _CheckedSinkPartition(Producer(self._config), flush_timeout_s(self._config), brokers)
+        return _CheckedSinkPartition(
+            Producer(self._config), flush_timeout_s(self._config), brokers, step_name(step_id)
+        )

@@ -15,10 +15,12 @@ from functools import lru_cache
 import msgspec
 
 from connectors.avro_serde import AvroCodec, SerdeError, load_schema
-from connectors.event_serde import encode_event_value, event_kind
+from connectors.event_serde import encode_event_value, event_kind, released_schemas
 from flows.game.dead_letters import DeadLetter, ErrorClass
 from flows.game.events import Event
 from mlbsts import topics
+from mlbsts.telemetry.catalogue import DEAD_LETTERS
+from mlbsts.telemetry.metrics import RECORDER
 
 TOPIC_OF_KIND = {
     "pitch": topics.EVENTS_PITCH,
@@ -34,11 +36,15 @@ LETTER_VALUE_MAX = 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class OutRecord:
-    """A record for the log: explicit topic, key and value bytes."""
+    """A record for the log: explicit topic, key and value bytes; ``headers`` travel with
+    it (the poller's ``traceparent``); ``source_ts``, the feed timestamp of the snapshot it
+    comes from, does not (it times the record's data age, docs/operating.md)."""
 
     topic: str
     key: bytes | None
     value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+    source_ts: str | None = None
 
 
 def topic_of(event: Event) -> str:
@@ -49,18 +55,24 @@ def topic_of(event: Event) -> str:
 def event_record(event: Event) -> OutRecord:
     """``event`` on its topic, keyed by gamePk, its value Avro (``encode_event_value``)."""
     return OutRecord(
-        topic=topic_of(event), key=str(event.gamePk).encode(), value=encode_event_value(event)
+        topic=topic_of(event),
+        key=str(event.gamePk).encode(),
+        value=encode_event_value(event),
+        source_ts=event.source_ts or None,
     )
 
 
 @lru_cache(maxsize=1)
 def _dead_letter_codec() -> AvroCodec:
-    return AvroCodec(load_schema("dead_letter"))
+    return AvroCodec(load_schema("dead_letter"), history=released_schemas("dead_letter"))
 
 
 def dead_letter_record(letter: DeadLetter) -> OutRecord:
+    RECORDER.add(DEAD_LETTERS, error_class=letter.error_class)  # every letter passes here
+    """``letter`` on the DLQ, with its stable ``letter_id`` (``flows.game.dead_letters``)."""
     key = str(letter.gamePk).encode() if letter.gamePk is not None else letter.original_key
-    value = _dead_letter_codec().encode(msgspec.structs.asdict(letter))
+    fields = {**msgspec.structs.asdict(letter), "letter_id": letter.letter_id}
+    value = _dead_letter_codec().encode(fields)
     return OutRecord(topic=topics.DLQ_GAME_SNAPSHOTS, key=key, value=value)
 
 

@@ -29,6 +29,8 @@ Optional: a Redis failure never stops the pipeline. Each socket operation waits 
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit, urlunsplit
@@ -43,6 +45,10 @@ from connectors.redis_catchup import LiveStateWriter, Rejects, StoreUnavailableE
 from flows.game.newest import newest_per_key
 from flows.stats.live_box import LiveStats
 from mlbsts.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_EVERY_S = 1.0  # how often pending states are looked at without new items
 
 __all__ = ["LIVE_SET_KEY", "RedisLiveStateSink", "RedisLiveStore", "game_key", "redacted_url"]
 
@@ -174,16 +180,41 @@ def _named(error: Exception) -> str:
 
 
 class _RedisLivePartition(StatelessSinkPartition[LiveStats]):
-    def __init__(self, store: RedisLiveStore, writer: LiveStateWriter) -> None:
+    """Writes at each batch; a thread of its own also retries pending states every
+    ``CATCH_UP_EVERY_S`` (the writer's backoff paces the attempts), so states held while
+    Redis was away reach it even when no new item comes (a finished game)."""
+
+    def __init__(
+        self, store: RedisLiveStore, writer: LiveStateWriter, catch_up_every_s: float
+    ) -> None:
         self._store = store
         self._writer = writer
+        self._every = catch_up_every_s
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._catch_up, name="redis-catch-up", daemon=True)
+        self._thread.start()
 
     def write_batch(self, items: list[LiveStats]) -> None:
-        self._writer.write(newest_per_key(items, lambda s: s.gamePk).values())
+        with self._lock:
+            self._writer.write(newest_per_key(items, lambda s: s.gamePk).values())
+
+    def _catch_up(self) -> None:
+        while not self._stop.wait(self._every):
+            with self._lock:
+                if not self._writer.pending_games:
+                    continue
+                try:
+                    self._writer.write(())
+                except Exception:  # a refused dead letter: the next batch raises it
+                    log.exception("Redis live state: catching up failed")
 
     def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
         try:
-            self._writer.close()
+            with self._lock:
+                self._writer.close()
         finally:
             self._store.close()
 
@@ -193,7 +224,8 @@ class RedisLiveStateSink(DynamicSink[LiveStats]):
 
     Never stops the pipeline for Redis (module docstring). ``rejects`` gets a
     ``redis_rejected`` dead letter for each state Redis refuses for its data; without it
-    such a state is logged and dropped. ``clock`` (monotonic seconds) paces the retries.
+    such a state is logged and dropped. ``clock`` (monotonic seconds) paces the retries;
+    ``catch_up_every_s``: how often pending states are retried without new items.
     """
 
     def __init__(
@@ -202,8 +234,10 @@ class RedisLiveStateSink(DynamicSink[LiveStats]):
         rejects: Rejects | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        catch_up_every_s: float = CATCH_UP_EVERY_S,
     ) -> None:
         self._url = settings.redis_url
+        self._catch_up_every_s = catch_up_every_s
         self._timeout = settings.redis_timeout_s
         self._final_ttl = settings.redis_live_final_ttl_s
         self._live_ttl = settings.redis_live_ttl_s
@@ -214,4 +248,4 @@ class RedisLiveStateSink(DynamicSink[LiveStats]):
         client = client_of(self._url, self._timeout)
         store = RedisLiveStore(client, self._final_ttl, self._live_ttl)
         writer = LiveStateWriter(store, redacted_url(self._url), self._rejects, clock=self._clock)
-        return _RedisLivePartition(store, writer)
+        return _RedisLivePartition(store, writer, self._catch_up_every_s)

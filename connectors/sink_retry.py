@@ -4,7 +4,9 @@ A sink's write that fails with a *transient* error of a server (unreachable, tim
 overloaded: :class:`ServerError` with ``transient``) is tried again, with exponential
 backoff and jitter (about 0.5 s, doubling, at most ``MAX_WAIT_S`` apart), until
 ``budget_s`` (``MLBSTS_SINK_OUTAGE_BUDGET_S``) has passed since the write first failed.
-Each retry logs one WARNING: the server, the write, the attempt and the next wait. Once
+Each retry logs one WARNING: the server, the write, the attempt and the next wait, and
+counts in ``mlbsts_sink_retries_total`` (labelled by the sink the writing thread serves,
+``mlbsts.telemetry.metrics.SINK``). Once
 the budget is spent the error is raised again as ``"<server> unreachable for N s: ..."``;
 it stops the worker (``connectors/background_sink.py`` logs it once, at CRITICAL) and
 Bytewax recovery resumes it later. The last attempt may start just before the budget ends,
@@ -32,6 +34,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
+
+from mlbsts.telemetry.catalogue import SINK_RETRIES
+from mlbsts.telemetry.metrics import RECORDER, SINK
 
 __all__ = ["FIRST_WAIT_S", "MAX_WAIT_S", "RetryPolicy", "ServerError", "backoff"]
 
@@ -97,6 +102,7 @@ class RetryPolicy:
                         f"({what}, {attempt} attempts): {e}"
                     ) from e
                 wait = min(backoff(attempt, self.rand()), left)
+                RECORDER.add(SINK_RETRIES, sink=SINK.get())
                 log.warning(
                     "%s: %s failed (attempt %d), retrying in %.1f s: %s",
                     e.server,

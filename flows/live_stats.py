@@ -7,6 +7,9 @@ nothing, while ``python -m bytewax.run flows.live_stats:flow`` still finds it.
 
 Delivery: state is exactly-once through Bytewax recovery; every sink is at-least-once
 around a resume and idempotent (upserts, deterministic keys, stable ``event_id``).
+
+Telemetry: the steps count through ``flows.observe`` (items pass unchanged);
+``production_flow`` also starts the process's telemetry and health server.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from functools import partial
 from typing import Any, TypeAlias, TypeVar
 
 import bytewax.operators as op
-from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage
+from bytewax.connectors.kafka import KafkaError, KafkaSourceMessage
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
@@ -31,6 +34,7 @@ from connectors.dead_letter_offload import (
 )
 from connectors.event_archive import EventBatchS3Sink
 from connectors.kafka_io import CheckedKafkaSink, OutRecord, consumer_config, producer_config
+from connectors.observed_source import ObservedKafkaSource
 from connectors.pg_game_tables import GameTablesSink
 from connectors.pg_normalized import NormalizedEventsSink
 from connectors.pg_stats import PgLiveStatsSink, PgPitcherStatsSink, PgWindowStatsSink
@@ -45,6 +49,13 @@ from flows.game.dead_letters import DeadLetter, ErrorClass, dead_letter_of
 from flows.game.events import Event
 from flows.game.release import releasing
 from flows.game.snapshot_diff import GameState, SnapshotError, newest_ts_of, step
+from flows.observe import (
+    count_events,
+    decode_counted,
+    events_committed,
+    observed_diff,
+    start_worker_telemetry,
+)
 from flows.snapshot_decode import decode_snapshot
 from flows.stats.live_box import LiveStats
 from flows.stats.pitchers import PitcherStats
@@ -62,11 +73,12 @@ RawMessage = KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes |
 
 @dataclass(frozen=True)
 class FlowSinks:
-    """Where the flow writes; each sink is idempotent. An optional sink left ``None`` is
-    not written (tests pick what they look at; production sets them all)."""
+    """Where the flow writes; each sink is idempotent. A sink left ``None`` is not written
+    (tests pick what they look at; production sets them all; a replay, which never writes
+    the raw tier, leaves ``raw_postgres`` and ``raw_s3`` out)."""
 
-    raw_postgres: SinkOf[AcceptedSnapshot]
-    raw_s3: SinkOf[AcceptedSnapshot]
+    raw_postgres: SinkOf[AcceptedSnapshot] | None
+    raw_s3: SinkOf[AcceptedSnapshot] | None
     log: SinkOf[OutRecord]  # events, statistics and dead letters; each record names its topic
     events_postgres: SinkOf[EventBatch] | None = None
     events_s3: SinkOf[EventBatch] | None = None
@@ -100,6 +112,7 @@ def _diff_snapshot(
         game_date=item.game_date,
         source_ts=item.envelope.feed_timestamp or "",
         events=tuple(events),
+        traceparent=item.traceparent,
     )
     return new_state, [batch]
 
@@ -126,7 +139,7 @@ def build_flow(
     flow = Dataflow("live_stats")
     messages = op.input("read_raw_snapshots", flow, source)
     # KafkaSourceMessage(key=gamePk, value=Avro envelope)
-    decoded = op.map("decode_envelope", messages, decode_snapshot)
+    decoded = op.map("decode_envelope", messages, decode_counted(decode_snapshot))
     # AcceptedSnapshot | DeadLetter
     split = op.branch("split_dead_letters", decoded, _is_accepted)
     accepted: Any = split.trues  # AcceptedSnapshot
@@ -137,7 +150,7 @@ def build_flow(
     keyed = op.key_on("key_by_game", accepted, _game_key)
     # (gamePk, AcceptedSnapshot)
     # the stats' grace and idle bound: the diff goes no later
-    diff = partial(_diff, grace=stats.grace, max_idle=stats.max_idle)
+    diff = observed_diff(partial(_diff, grace=stats.grace, max_idle=stats.max_idle))
     diffed = op.key_rm("unkey_diffs", ticking("diff_snapshots", keyed, diff, stats.tick_every))
     # EventBatch | DeadLetter (stale or undecodable snapshot)
     split_diffs = op.branch("split_refused_snapshots", diffed, _is_batch)
@@ -200,6 +213,7 @@ def _is_batch(item: EventBatch | DeadLetter) -> bool:
 
 
 def _events_of(batch: EventBatch) -> tuple[Event, ...]:
+    count_events(batch.events)
     return batch.events
 
 
@@ -230,7 +244,8 @@ def _window_key(item: WindowStats) -> str:
 def production_flow() -> Dataflow:
     """The flow on the servers of the settings (reads the environment, connects lazily)."""
     settings = get_settings()
-    source = KafkaSource(
+    start_worker_telemetry(settings)  # logs, metrics, traces, /livez /readyz (flows.observe)
+    source = ObservedKafkaSource(
         brokers=settings.kafka_bootstrap_servers.split(","),
         topics=[settings.flow_input_topic],
         tail=not settings.flow_stop_at_end,
@@ -249,7 +264,11 @@ def production_flow() -> Dataflow:
         raw_s3=BackgroundSink(RawS3Sink(settings), _snapshot_key, parts, room),
         log=CheckedKafkaSink(producer_config(settings)),  # one producer: no CAS contention on Tansu
         events_postgres=BackgroundSink(
-            NormalizedEventsSink(dsn, rejects, limits=pg), _batch_key, parts, room
+            NormalizedEventsSink(dsn, rejects, limits=pg),
+            _batch_key,
+            parts,
+            room,
+            on_written=events_committed,  # mlbsts_data_age_seconds{stage="postgres_committed"}
         ),
         events_s3=BackgroundSink(EventBatchS3Sink(settings), _batch_key, parts, room),
         game_postgres=BackgroundSink(

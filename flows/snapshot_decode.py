@@ -23,6 +23,7 @@ from flows.game.dead_letters import DeadLetter, ErrorClass
 from flows.game.envelope import SnapshotEnvelope
 from flows.game.validate import check_feed
 from mlbsts.settings import get_settings
+from mlbsts.telemetry.tracing import traceparent_of
 
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _NO_TIMESTAMP = "envelope has no feed_timestamp (the feed's metaData.timeStamp)"
@@ -83,6 +84,7 @@ def decode_snapshot(
         topic=msg.topic,
         partition=msg.partition,
         offset=msg.offset,
+        traceparent=traceparent_of(msg.headers),  # the poller's trace (docs/operating.md)
     )
 
 

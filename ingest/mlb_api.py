@@ -4,7 +4,8 @@ Polite by construction: a token bucket per host (``ingest.limits.TokenBucket``),
 the feed's ``metaData.wait`` as the minimum gap between two polls of one game, retries
 with exponential backoff and full jitter on timeouts, connection errors, 429 (honouring
 ``Retry-After``) and 5xx only, and a circuit breaker per host so an outage is waited out
-instead of hammered. The transport is injectable (``httpx.MockTransport`` in tests).
+instead of hammered (``mlbsts_breaker_open``, ``mlbsts_rate_limit_wait_seconds``). The
+transport is injectable (``httpx.MockTransport`` in tests).
 Every feed response is wrapped in a ``SnapshotEnvelope`` whose ``captured_at`` is taken
 *before* the request went out. Schedules may be cached (``ingest.schedule_cache``).
 
@@ -37,8 +38,16 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 
 from flows.game.envelope import SnapshotEnvelope, make_envelope
 from flows.game.feed_views import poller_view
-from ingest.limits import CircuitBreaker, TokenBucket, backoff_delay, is_retryable_status
+from ingest.limits import (
+    BreakerState,
+    CircuitBreaker,
+    TokenBucket,
+    backoff_delay,
+    is_retryable_status,
+)
 from mlbsts.settings import Settings
+from mlbsts.telemetry.catalogue import BREAKER_OPEN, RATE_LIMIT_WAIT
+from mlbsts.telemetry.metrics import RECORDER
 
 __all__ = [
     "CircuitOpenError",
@@ -327,12 +336,15 @@ class MlbApiClient:
         )
         async with self._lock:
             now = self._monotonic()
-            if not breaker.allow(now):
+            allowed = breaker.allow(now)
+            _note_breaker(host, breaker)
+            if not allowed:
                 raise CircuitOpenError(url, breaker.retry_at() - now)
             bucket = self._buckets.setdefault(
                 host, TokenBucket(self.config.rate_per_s, self.config.burst)
             )
             delay = bucket.reserve(now)
+        RECORDER.record(RATE_LIMIT_WAIT, delay)
         judged = False  # every outcome must settle the breaker: a trial never stays out
         try:
             if delay > 0:
@@ -353,6 +365,7 @@ class MlbApiClient:
         finally:
             if not judged:
                 breaker.release()
+            _note_breaker(host, breaker)
         if response.status_code >= 400:
             raise MlbApiStatusError(response.status_code, url)
         return response
@@ -361,6 +374,10 @@ class MlbApiClient:
         breaker.record_failure(self._monotonic())
         if breaker.state == "open":
             log.warning("circuit open for %s: %d failures", self.config.base_url, breaker.failures)
+
+
+def _note_breaker(host: str, breaker: CircuitBreaker) -> None:
+    RECORDER.set(BREAKER_OPEN, int(breaker.state is not BreakerState.CLOSED), host=host.lower())
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -60,6 +60,7 @@ from ingest.mlb_api import (
     MlbApiStatusError,
     MlbApiUnavailableError,
 )
+from ingest.observe import poll_span, polled, publish_span, published
 from ingest.options import Clock, IngestOptions, IngestStats, ScaledClock, TrackKey
 from ingest.policy import (
     MLB_TZ,
@@ -72,6 +73,7 @@ from ingest.policy import (
     on_status,
 )
 from ingest.publisher import Publisher, RetryingPublisher
+from mlbsts.telemetry.progress import POLLER
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,7 @@ class Ingester:
         inflight: dict[TrackKey, tuple[GameTrack, asyncio.Task[GameTrack]]] = {}
         try:
             while True:
+                POLLER.beat()  # the loop turns (liveness, ``mlbsts.telemetry.progress``)
                 now = self.clock.now()
                 if now >= next_schedule:
                     await self._refresh_schedules(now, self._days())
@@ -291,59 +294,63 @@ class Ingester:
             self._seeds.clear()
 
     async def _poll_safely(self, track: GameTrack) -> GameTrack:
-        """``_poll``, but any error is one game's: logged with the game, counted, and the
-        game polled again later; it never ends the run or another game's polling."""
-        try:
-            return await self._poll(track)
-        except Exception:
-            self.stats.poll_errors += 1
-            log.exception("game %d: poll failed unexpectedly; polled again later", track.game_pk)
-            return self._later(track, self.options.cadence.near_s)
+        """``_poll`` in a span, counted by outcome (``ingest.observe``); any error is one
+        game's: logged, counted, the game polled again later; it never ends the run."""
+        with poll_span(pk := track.game_pk):
+            try:
+                new, outcome = await self._poll(track)
+            except Exception:
+                self.stats.poll_errors += 1
+                log.exception("game %d: poll failed unexpectedly; polled again later", pk)
+                new, outcome = self._later(track, self.options.cadence.near_s), "error"
+        polled(track, outcome)
+        return new
 
-    async def _poll(self, track: GameTrack) -> GameTrack:
+    async def _poll(self, track: GameTrack) -> tuple[GameTrack, str]:
         cadence = self.options.cadence
         pk = track.game_pk
         async with self._sem:
             self.stats.polls += 1
             try:
-                await self._fetch(pk)
+                published = await self._fetch(pk)
             except MlbApiStatusError as e:
                 if e.status_code == 404:
                     log.warning("game %d: no feed (404), not polled again", pk)
-                    return on_missing(track, self.clock.now())
+                    return on_missing(track, self.clock.now()), "not_found"
                 self.stats.api_failures += 1
                 log.warning("game %d: %s", pk, e)
-                return self._later(track, cadence.near_s)
+                return self._later(track, cadence.near_s), "http_error"
             except CircuitOpenError as e:
                 self.stats.api_failures += 1
-                return self._later(track, max(e.retry_in, 0.05) * self.clock.speed)
+                return self._later(track, max(e.retry_in, 0.05) * self.clock.speed), "breaker_open"
             except (MlbApiUnavailableError, MlbApiError) as e:
                 self.stats.api_failures += 1
                 log.warning("game %d: poll failed: %s", pk, e)
-                return self._later(track, cadence.live_min_s)
+                return self._later(track, cadence.live_min_s), "unavailable"
         state = self._games[pk]
         read = poller_view(state.feed)  # never raises; a non-numeric wait is None
         wait = read.metaData.wait_seconds or None
         new = on_status(track, read.status_fields, self.clock.now(), cadence, wait)
         if not new.active:
             self.api.feed_wait_done(pk)
-        return new
+        return new, "published" if published else "unchanged"
 
     def _later(self, track: GameTrack, seconds: float) -> GameTrack:
         return replace(track, next_poll_at=self.clock.now() + timedelta(seconds=seconds))
 
-    async def _fetch(self, pk: int) -> None:
+    async def _fetch(self, pk: int) -> int:  # how many snapshots it published
         state = self._games.get(pk)
         if state is None or state.timecode is None or not self.options.use_diff_patch:
             response = await self.api.feed_live(pk)
-            await self._publish(pk, response.feed, response.envelope)
-            return
+            return await self._publish(pk, response.feed, response.envelope)
         codes = await self.api.timestamps(pk)
         newer = [c for c in codes if c > state.timecode]
+        published = 0
         for code in newer if self.options.every_timecode else newer[-1:]:
-            await self._advance(pk, code)
+            published += await self._advance(pk, code)
+        return published
 
-    async def _advance(self, pk: int, code: str) -> None:
+    async def _advance(self, pk: int, code: str) -> int:
         state = self._games[pk]
         start = state.timecode or ""
         answer, captured_at, url, status = await self.api.diff_patch(pk, start, code)
@@ -353,8 +360,7 @@ class Ingester:
             self.stats.patch_fallbacks += 1
             log.warning("game %d: diffPatch %s..%s rejected (%s): full feed", pk, start, code, e)
             response = await self.api.feed_live(pk, timecode=code)
-            await self._publish(pk, response.feed, response.envelope)
-            return
+            return await self._publish(pk, response.feed, response.envelope)
         self.stats.patches_applied += 1
         envelope = make_envelope(
             game_pk=pk,
@@ -364,9 +370,10 @@ class Ingester:
             captured_at=captured_at,
             feed=feed,
         )
-        await self._publish(pk, feed, envelope)
+        return await self._publish(pk, feed, envelope)
 
-    async def _publish(self, pk: int, feed: dict[str, Any], envelope: SnapshotEnvelope) -> None:
+    async def _publish(self, pk: int, feed: dict[str, Any], envelope: SnapshotEnvelope) -> int:
+        """1 if published (the record carries its span's context), else 0 (old or seen)."""
         stamp = feed_timestamp_of(feed)
         old = self._games.get(pk)
         if (
@@ -376,15 +383,17 @@ class Ingester:
             and stamp < old.timecode
         ):
             log.warning("game %d: older snapshot %s after %s: ignored", pk, stamp, old.timecode)
-            return
+            return 0
         digest = content_digest(canonical_body(feed))
         self._games[pk] = _GameState(feed, stamp)
         if not self._seen.is_new(pk, stamp, digest):
             self.stats.unchanged += 1
-            return
-        record = OutRecord(
-            self.options.snapshots_topic, str(pk).encode(), encode_envelope(envelope)
-        )
-        await self.publisher.publish([record])
+            return 0
+        with publish_span(pk, stamp) as headers:
+            value = encode_envelope(envelope)
+            record = OutRecord(self.options.snapshots_topic, str(pk).encode(), value, headers)
+            await self.publisher.publish([record])
+        published(stamp)
         self._seen.add(pk, stamp, digest)
         self.stats.published += 1
+        return 1

@@ -85,11 +85,15 @@ def publish(
     snapshots: list[dict[str, Any]],
     progress: Progress,
     topic: str = topics.RAW_GAME_SNAPSHOTS,
+    pace: Callable[[int], None] | None = None,
 ) -> int:
-    """Publish a polling sequence of one game's snapshots; returns how many."""
+    """Publish a polling sequence of one game's snapshots; returns how many. ``pace(i)``
+    runs before snapshot ``i`` (from 0) is published (the live demo waits there)."""
     producer = Producer(producer_config(settings))
     url = FEED_URL.format(pk=game_pk)
     for i, snap in enumerate(snapshots, 1):
+        if pace is not None:
+            pace(i - 1)
         body = orjson.dumps(snap)
         envelope = make_envelope(
             game_pk=game_pk,

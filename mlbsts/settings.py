@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     postgres_request_timeout_s: float = Field(
         90.0, gt=0, description="longest the client waits for one write (a hung server)"
     )
+    pg_versions_prefix: str = Field(
+        "mlbsts",
+        pattern=r"^[a-z][a-z0-9_]{0,40}$",
+        description="table versions are schemas <prefix>_vN; readers' views in <prefix>_current",
+    )
     # cache
     redis_url: str = Field("redis://127.0.0.1:16379/0", description="Redis URL")
     redis_timeout_s: float = Field(
@@ -180,6 +185,34 @@ class Settings(BaseSettings):
     )
     api_stream_poll_s: float = Field(
         0.25, gt=0, description="how often a game's stream asks PostgreSQL for new events"
+    )
+    # operating it: logs, metrics, traces, health (docs/operating.md)
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", description="logs as JSON lines or readable text; auto: text on a terminal"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "WARNING", description="least severe level logged (`mlbsts -v`: INFO)"
+    )
+    telemetry_host: str = Field(
+        "127.0.0.1", description="address of the worker's and the poller's health and metrics"
+    )
+    worker_telemetry_port: int = Field(
+        9464, ge=0, le=65535, description="the worker's /metrics, /livez, /readyz; 0: none"
+    )
+    ingest_telemetry_port: int = Field(
+        9465, ge=0, le=65535, description="the poller's /metrics, /livez, /readyz; 0: none"
+    )
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP collector (http://host:4318): metrics and traces pushed too"
+    )
+    otlp_headers: SecretStr | None = Field(
+        None, description="headers of every OTLP request, k=v,k=v (a collector's API key)"
+    )
+    health_stall_s: float = Field(
+        360.0,
+        gt=0,
+        description="liveness fails after this long without progress: the worker with input "
+        "to read, the poller's loop (keep it above sink_outage_budget_s)",
     )
     # local
     stack_dir: Path = Field(Path(".mlbsts"), description="data and logs of the embedded stack")

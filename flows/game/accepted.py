@@ -21,3 +21,5 @@ class AcceptedSnapshot:
     topic: str | None
     partition: int | None
     offset: int | None
+    #: the W3C trace context the poller sent in the record's headers (docs/operating.md)
+    traceparent: str | None = None

@@ -21,3 +21,5 @@ class EventBatch:
     game_date: date
     source_ts: str
     events: tuple[Event, ...]
+    #: the snapshot's trace context (``AcceptedSnapshot.traceparent``), for the sinks' spans
+    traceparent: str | None = None

@@ -11,7 +11,19 @@ import logging
 
 import typer
 
-from mlbsts.commands import demo, game_tools, ingest, init, replay, stack
+from mlbsts.commands import (
+    api,
+    api_key,
+    demo,
+    game_tools,
+    ingest,
+    init,
+    replay,
+    reprocess,
+    stack,
+    tail,
+    top,
+)
 
 app = typer.Typer(
     name="mlbsts",
@@ -27,18 +39,34 @@ app.command("simulate")(game_tools.simulate)
 app.command("events")(game_tools.events)
 app.command("boxscore")(game_tools.boxscore)
 app.command("replay-server")(replay.replay_server)
+app.add_typer(reprocess.app, name="replay")
 app.command("ingest")(ingest.ingest)
 app.command("coverage")(ingest.coverage)
+app.command("api")(api.api)
+app.add_typer(api_key.app, name="api-key")
+app.command("tail")(tail.tail)
+app.command("top")(top.top)
 
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="log progress details (INFO)"),
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """Logs of every command: JSON or text, secrets redacted (mlbsts/telemetry/logs.py)."""
+    from pydantic import ValidationError
+
+    from mlbsts.settings import get_settings
+    from mlbsts.telemetry.logs import secrets_of, setup_logging
+
+    process = ctx.invoked_subcommand or "mlbsts"
+    try:
+        settings = get_settings()
+    except ValidationError:  # the command that reads the settings reports it
+        setup_logging(process, level=logging.INFO if verbose else logging.WARNING)
+        return
+    level = logging.INFO if verbose else settings.log_level
+    setup_logging(process, level=level, fmt=settings.log_format, secrets=secrets_of(settings))
 
 
 if __name__ == "__main__":

@@ -32,10 +32,12 @@ def ingest(
 
     from ingest import service
     from ingest.mlb_api import ClientConfig
+    from ingest.observe import start_ingest_telemetry
     from ingest.options import IngestOptions
     from mlbsts.settings import get_settings
 
     settings = get_settings()
+    start_ingest_telemetry(settings, snapshots_topic)  # metrics, traces, /livez, /readyz
     config = ClientConfig.from_settings(
         settings, base_url=base_url, rate_per_s=rate, time_scale=speed
     )

@@ -84,7 +84,10 @@ def test_client_never_exceeds_its_rate(server: ReplayServer, rate: float, burst:
         worst,
     )
     assert worst <= burst + rate * (1.0 + JITTER_S)
-    assert measured <= rate * 1.05
+    # the same jitter shortens the measured span: a first request that lands JITTER_S late
+    # (seen at load 11: 42.3/s at 40/s) makes the paced ones look faster by that much
+    span = (n - burst) / rate
+    assert measured <= (n - burst) / (span - JITTER_S)
 
 
 def test_429_burst_is_backed_off_with_retry_after_then_recovers(server: ReplayServer) -> None:

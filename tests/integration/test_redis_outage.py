@@ -43,6 +43,7 @@ TIMEOUT_S = 1.0  # redis_timeout_s of the sink under test
 MARGIN_S = 2.0  # scheduling slack over one timeout
 LIVE_TTL_S = 3600
 FINAL_TTL_S = 600
+NEVER_S = 3600.0  # a catch-up interval no test reaches: the test paces every attempt
 
 
 class Clock:
@@ -120,7 +121,8 @@ def test_stopped_redis_never_raises_and_the_newest_states_catch_up(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     clock = Clock()
-    part = RedisLiveStateSink(redis_settings, clock=clock).build("live_to_redis", 0, 1)
+    sink = RedisLiveStateSink(redis_settings, clock=clock, catch_up_every_s=NEVER_S)
+    part = sink.build("live_to_redis", 0, 1)
     try:
         part.write_batch([at(base_state, 1, 0)])
         assert stored_ts(client, 1) == "20240701_190000"
@@ -154,7 +156,9 @@ def test_hung_redis_costs_one_timeout_and_catches_up_after(
     redis_settings: Settings, client: redis.Redis, base_state: LiveStats
 ) -> None:
     clock = Clock()
-    part = RedisLiveStateSink(redis_settings, clock=clock).build("live_to_redis", 0, 1)
+    part = RedisLiveStateSink(redis_settings, clock=clock, catch_up_every_s=NEVER_S).build(
+        "live_to_redis", 0, 1
+    )
     pid = redis_pid(redis_settings)
     try:
         part.write_batch([at(base_state, 1, 0)])
@@ -239,3 +243,23 @@ def test_values_redis_refuses_become_dead_letters(
     assert letters[0].original_value == msgspec.json.encode(malformed)
     assert "live state 20240701_190000 of game 12 refused by Redis" in letters[1].reason
     assert letters[1].original_value == msgspec.json.encode(huge)
+
+
+def test_pending_states_reach_redis_without_new_items(
+    redis_settings: Settings, client: redis.Redis, base_state: LiveStats
+) -> None:
+    """A game that ends while Redis is away gets no more items: the partition's own
+    catch-up thread writes its newest state once Redis is back."""
+    sink = RedisLiveStateSink(redis_settings, catch_up_every_s=0.2)
+    part = sink.build("live_to_redis", 0, 1)
+    try:
+        stack.down(redis_settings)
+        part.write_batch([at(base_state, 5, 7)])
+        assert stack.up(redis_settings).healthy
+        deadline = time.monotonic() + 60.0  # the writer's backoff: at most 30 s
+        while stored_ts(client, 5) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert stored_ts(client, 5) == "20240701_190700"
+    finally:
+        stack.up(redis_settings)
+        part.close()

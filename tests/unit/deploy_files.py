@@ -21,7 +21,7 @@ COMPOSE = ROOT / "docker-compose.yaml"
 K8S_DIR = ROOT / "deploy" / "k8s"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 RECOVERY_INIT = ROOT / "deploy" / "bin" / "mlbsts-recovery-init"
-ALERTS = ROOT / "deploy" / "alerts" / "mlbsts-rules.yaml"
+ALERTS = ROOT / "deploy" / "prometheus" / "rules" / "mlbsts.rules.yaml"
 
 ENV_PREFIX = str(Settings.model_config.get("env_prefix", ""))
 # The connections every project service needs (test_deploy_static.py checks the names).

@@ -271,3 +271,26 @@ def test_the_sink_flushes_with_the_timeout_of_its_config() -> None:
     part = sink.build_part("log", "0", None)
     assert part._flush_timeout == 2.0 + FLUSH_MARGIN_S
     part.close()
+
+
+def test_an_outage_error_is_waited_out_by_producing_the_epoch_again_in_order() -> None:
+    """A broker whose storage hung answers "Unknown broker error" for some records: the
+    sink produces the whole epoch again (in order: the taken ones repeat as exact
+    duplicates) until the broker takes it, within the outage budget, and does not raise."""
+    attempts = {"n": 0}
+
+    def report(record: OutRecord) -> int | None:
+        if record.value == b"\x01" * 10:
+            attempts["n"] += 1
+        return KafkaError.UNKNOWN if attempts["n"] == 1 and record.value == b"\x02" * 10 else None
+
+    producer = _FakeProducer(report=report)
+    part = _sink(producer)
+    part.write_batch([_event(1), _event(2), _event(3)])
+    part.snapshot()
+    values = [r.value[0] for r in producer.delivered]
+    assert values == [1, 3, 1, 2, 3]  # the first attempt's takers, then the epoch again
+    assert _letters(producer) == []  # an outage is not the records' fault
+    part.write_batch([_event(4)])
+    part.snapshot()  # the next epoch starts afresh: only its own record
+    assert [r.value[0] for r in producer.delivered][5:] == [4]
