@@ -42,7 +42,7 @@ from connectors.postgres import PgLimits
 from connectors.raw_sinks import RawPostgresSink, RawS3Sink
 from connectors.records import dead_letter_record, event_record
 from connectors.redis_state import RedisLiveStateSink
-from connectors.rejects import DeadLetterProducer
+from connectors.rejects import DeadLetterProducer, Rejects
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.batches import EventBatch
 from flows.game.dead_letters import DeadLetter, ErrorClass, dead_letter_of
@@ -62,7 +62,7 @@ from flows.stats.pitchers import PitcherStats
 from flows.stats.windows import WindowStats
 from flows.stats_flow import StatsConfig, add_live_stats, stats_config, stats_records
 from flows.ticking import ticking
-from mlbsts.settings import get_settings
+from mlbsts.settings import Settings, get_settings
 
 X = TypeVar("X")
 #: a plain Bytewax sink of X, or a ``KeyedSink`` of X (given ``(key, X)`` pairs)
@@ -221,24 +221,47 @@ def _game_key(item: AcceptedSnapshot) -> str:
     return str(item.envelope.gamePk)
 
 
-def _snapshot_key(item: AcceptedSnapshot) -> str:
+def snapshot_key(item: AcceptedSnapshot) -> str:
+    """The sink partition key of a snapshot (its gamePk); the replay flow uses the same."""
     return str(item.envelope.gamePk)
 
 
-def _batch_key(item: EventBatch) -> str:
+def batch_key(item: EventBatch) -> str:
     return str(item.game_pk)
 
 
-def _live_key(item: LiveStats) -> str:
+def live_key(item: LiveStats) -> str:
     return str(item.gamePk)
 
 
-def _pitcher_key(item: PitcherStats) -> str:
+def pitcher_key(item: PitcherStats) -> str:
     return str(item.gamePk)
 
 
-def _window_key(item: WindowStats) -> str:
+def window_key(item: WindowStats) -> str:
     return item.window_start.isoformat()
+
+
+def game_and_stats_sinks(settings: Settings, dsn: str, rejects: Rejects) -> dict[str, Any]:
+    """The game-table and statistics sinks of ``FlowSinks`` into ``dsn`` (the live flow's
+    and a replay's), each on its writer threads; refused rows go to ``rejects``."""
+    pg = PgLimits.of(settings)  # timeouts and outage budget of every PostgreSQL sink
+    parts = settings.flow_sink_partitions
+    room = settings.sink_queue_bytes  # bytes waiting per sink partition (backpressure)
+    return {
+        "game_postgres": BackgroundSink(
+            GameTablesSink(dsn, rejects, limits=pg), snapshot_key, parts, room
+        ),
+        "live_postgres": BackgroundSink(
+            PgLiveStatsSink(dsn, rejects, limits=pg), live_key, parts, room
+        ),
+        "pitchers_postgres": BackgroundSink(
+            PgPitcherStatsSink(dsn, rejects, limits=pg), pitcher_key, parts, room
+        ),
+        "windows_postgres": BackgroundSink(
+            PgWindowStatsSink(dsn, rejects, limits=pg), window_key, parts, room
+        ),
+    }
 
 
 def production_flow() -> Dataflow:
@@ -259,31 +282,20 @@ def production_flow() -> Dataflow:
     rejects = DeadLetterProducer(producer_config(settings))  # rows the database refuses
     sinks = FlowSinks(
         raw_postgres=BackgroundSink(
-            RawPostgresSink(dsn, rejects, limits=pg), _snapshot_key, parts, room
+            RawPostgresSink(dsn, rejects, limits=pg), snapshot_key, parts, room
         ),
-        raw_s3=BackgroundSink(RawS3Sink(settings), _snapshot_key, parts, room),
+        raw_s3=BackgroundSink(RawS3Sink(settings), snapshot_key, parts, room),
         log=CheckedKafkaSink(producer_config(settings)),  # one producer: no CAS contention on Tansu
         events_postgres=BackgroundSink(
             NormalizedEventsSink(dsn, rejects, limits=pg),
-            _batch_key,
+            batch_key,
             parts,
             room,
             on_written=events_committed,  # mlbsts_data_age_seconds{stage="postgres_committed"}
         ),
-        events_s3=BackgroundSink(EventBatchS3Sink(settings), _batch_key, parts, room),
-        game_postgres=BackgroundSink(
-            GameTablesSink(dsn, rejects, limits=pg), _snapshot_key, parts, room
-        ),
-        live_redis=BackgroundSink(RedisLiveStateSink(settings, rejects), _live_key, parts, room),
-        live_postgres=BackgroundSink(
-            PgLiveStatsSink(dsn, rejects, limits=pg), _live_key, parts, room
-        ),
-        pitchers_postgres=BackgroundSink(
-            PgPitcherStatsSink(dsn, rejects, limits=pg), _pitcher_key, parts, room
-        ),
-        windows_postgres=BackgroundSink(
-            PgWindowStatsSink(dsn, rejects, limits=pg), _window_key, parts, room
-        ),
+        events_s3=BackgroundSink(EventBatchS3Sink(settings), batch_key, parts, room),
+        live_redis=BackgroundSink(RedisLiveStateSink(settings, rejects), live_key, parts, room),
+        **game_and_stats_sinks(settings, dsn, rejects),
         letter_originals=DeadLetterOriginalsSink(settings),  # originals too large for a letter
     )
     inline_max = inline_limit(settings.kafka_max_message_bytes)

@@ -29,17 +29,15 @@ from connectors.dead_letter_offload import DeadLetterOriginalsSink, inline_limit
 from connectors.event_archive import EventBatchS3Sink
 from connectors.kafka_io import CheckedKafkaSink, producer_config
 from connectors.kafka_range import KafkaRangeSource
-from connectors.pg_game_tables import GameTablesSink
 from connectors.pg_normalized import NormalizedEventsSink
-from connectors.pg_stats import PgLiveStatsSink, PgPitcherStatsSink, PgWindowStatsSink
 from connectors.postgres import PgLimits
 from connectors.renamed_topics import RenamedTopicsSink, RenamingRejects
-from flows.game.accepted import AcceptedSnapshot
-from flows.game.batches import EventBatch
-from flows.live_stats import FlowSinks, build_flow
-from flows.stats.live_box import LiveStats
-from flows.stats.pitchers import PitcherStats
-from flows.stats.windows import WindowStats
+from flows.live_stats import (
+    FlowSinks,
+    batch_key,
+    build_flow,
+    game_and_stats_sinks,
+)
 from flows.stats_flow import stats_config
 from mlbsts.settings import Settings
 
@@ -63,26 +61,6 @@ class ReplayTarget:
         return name + self.topic_suffix
 
 
-def _snapshot_key(item: AcceptedSnapshot) -> str:
-    return str(item.envelope.gamePk)
-
-
-def _batch_key(item: EventBatch) -> str:
-    return str(item.game_pk)
-
-
-def _live_key(item: LiveStats) -> str:
-    return str(item.gamePk)
-
-
-def _pitcher_key(item: PitcherStats) -> str:
-    return str(item.gamePk)
-
-
-def _window_key(item: WindowStats) -> str:
-    return item.window_start.isoformat()
-
-
 def replay_sinks(settings: Settings, target: ReplayTarget) -> FlowSinks:
     """The derived-tier sinks of ``target`` (see the module docstring)."""
     dsn, pg = target.dsn, PgLimits.of(settings)
@@ -95,21 +73,10 @@ def replay_sinks(settings: Settings, target: ReplayTarget) -> FlowSinks:
         raw_s3=None,
         log=RenamedTopicsSink(log, target.topic_suffix) if target.topic_suffix else log,
         events_postgres=BackgroundSink(
-            NormalizedEventsSink(dsn, rejects, limits=pg), _batch_key, parts, room
+            NormalizedEventsSink(dsn, rejects, limits=pg), batch_key, parts, room
         ),
-        events_s3=BackgroundSink(EventBatchS3Sink(archive), _batch_key, parts, room),
-        game_postgres=BackgroundSink(
-            GameTablesSink(dsn, rejects, limits=pg), _snapshot_key, parts, room
-        ),
-        live_postgres=BackgroundSink(
-            PgLiveStatsSink(dsn, rejects, limits=pg), _live_key, parts, room
-        ),
-        pitchers_postgres=BackgroundSink(
-            PgPitcherStatsSink(dsn, rejects, limits=pg), _pitcher_key, parts, room
-        ),
-        windows_postgres=BackgroundSink(
-            PgWindowStatsSink(dsn, rejects, limits=pg), _window_key, parts, room
-        ),
+        events_s3=BackgroundSink(EventBatchS3Sink(archive), batch_key, parts, room),
+        **game_and_stats_sinks(settings, dsn, rejects),
         letter_originals=DeadLetterOriginalsSink(archive),
     )
 
