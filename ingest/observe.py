@@ -84,6 +84,9 @@ def start_ingest_telemetry(settings: Settings, snapshots_topic: str) -> Telemetr
     """Telemetry of the poller process (module docstring); readiness asks the brokers for
     ``snapshots_topic``, where it publishes."""
     telemetry = setup_telemetry(settings, "ingest")
+    # at 0 from the start: exported before the first correction poll, and an alert or
+    # panel sees the first one as an increase
+    RECORDER.add(CORRECTION_POLLS, 0)
     if settings.ingest_telemetry_port == 0:
         return telemetry
     checks = {
