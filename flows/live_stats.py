@@ -14,6 +14,7 @@ Telemetry: the steps count through ``flows.observe`` (items pass unchanged);
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeAlias, TypeVar
@@ -46,8 +47,9 @@ from connectors.rejects import DeadLetterProducer, Rejects
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.batches import EventBatch
 from flows.game.dead_letters import DeadLetter, ErrorClass, dead_letter_of
+from flows.game.envelope import parse_feed_timestamp
 from flows.game.events import Event
-from flows.game.release import releasing
+from flows.game.release import Released, releasing
 from flows.game.snapshot_diff import GameState, SnapshotError, newest_ts_of, step
 from flows.observe import (
     count_events,
@@ -61,7 +63,7 @@ from flows.stats.live_box import LiveStats
 from flows.stats.pitchers import PitcherStats
 from flows.stats.windows import WindowStats
 from flows.stats_flow import StatsConfig, add_live_stats, stats_config, stats_records
-from flows.ticking import ticking
+from flows.ticking import FlowClock, ticking
 from mlbsts.settings import Settings, get_settings
 
 X = TypeVar("X")
@@ -94,7 +96,7 @@ class FlowSinks:
 
 def _diff_snapshot(
     state: GameState | None, item: AcceptedSnapshot
-) -> tuple[GameState | None, list[EventBatch | DeadLetter]]:
+) -> tuple[GameState | None, list[EventBatch | Released | DeadLetter]]:
     """One snapshot → one ``EventBatch`` (maybe empty), or a dead letter if it is refused."""
     stale_before = state.stale_snapshots if state is not None else 0
     try:
@@ -117,9 +119,14 @@ def _diff_snapshot(
     return new_state, [batch]
 
 
+def _released(state: GameState) -> EventBatch | Released | DeadLetter:
+    return Released(game_pk=state.game_pk)
+
+
 #: the diff mapper: a ``Tick`` only releases a finished game's state (``flows.ticking``),
-#: with the rule of ``flow_step`` (``flows.game.release``)
-_diff = releasing(_diff_snapshot, newest_ts_of)
+#: with the rule of ``flow_step`` (``flows.game.release``); a release is signalled to the
+#: statistics, which follow it
+_diff = releasing(_diff_snapshot, newest_ts_of, _released)
 
 
 def _to_record(item: Event | DeadLetter) -> OutRecord:
@@ -147,19 +154,22 @@ def build_flow(
     _output_if("raw_to_postgres", accepted, sinks.raw_postgres)
     _output_if("raw_to_s3", accepted, sinks.raw_s3)
     _output_if("game_to_postgres", accepted, sinks.game_postgres)
+    clock = FlowClock()  # the newest feed time read: what the diff's ticks are timed by
+    op.inspect("advance_flow_clock", accepted, partial(_advance, clock))
     keyed = op.key_on("key_by_game", accepted, _game_key)
     # (gamePk, AcceptedSnapshot)
-    # the stats' grace and idle bound: the diff goes no later
     diff = observed_diff(partial(_diff, grace=stats.grace, max_idle=stats.max_idle))
-    diffed = op.key_rm("unkey_diffs", ticking("diff_snapshots", keyed, diff, stats.tick_every))
-    # EventBatch | DeadLetter (stale or undecodable snapshot)
-    split_diffs = op.branch("split_refused_snapshots", diffed, _is_batch)
-    batches: Any = split_diffs.trues  # EventBatch
+    ticked = ticking("diff_snapshots", keyed, diff, clock, stats.tick_every)
+    diffed = op.key_rm("unkey_diffs", ticked)
+    # EventBatch | Released (the diff let the game go) | DeadLetter (refused snapshot)
+    split_diffs = op.branch("split_refused_snapshots", diffed, _is_not_letter)
+    signals: Any = split_diffs.trues  # EventBatch | Released
+    batches: Any = op.filter("batches_only", signals, _is_batch)  # EventBatch
     _output_if("events_to_postgres", batches, sinks.events_postgres)
     _output_if("events_to_s3", batches, sinks.events_s3)
     events = op.flat_map("events_of_batch", batches, _events_of)
     # PitchEvent | PlayEvent | RunnerEvent | GameEvent | Retraction
-    live = add_live_stats(batches, events, stats)
+    live = add_live_stats(signals, stats)
     # live: LiveStats per batch; pitchers; windows: league WindowStats; late: DeadLetter
     _output_if("live_to_redis", live.live, sinks.live_redis)
     _output_if("live_to_postgres", live.live, sinks.live_postgres)
@@ -208,8 +218,17 @@ def _is_accepted(item: AcceptedSnapshot | DeadLetter) -> bool:
     return isinstance(item, AcceptedSnapshot)
 
 
-def _is_batch(item: EventBatch | DeadLetter) -> bool:
+def _is_not_letter(item: EventBatch | Released | DeadLetter) -> bool:
+    return not isinstance(item, DeadLetter)
+
+
+def _is_batch(item: EventBatch | Released) -> bool:
     return isinstance(item, EventBatch)
+
+
+def _advance(clock: FlowClock, _step_id: str, item: AcceptedSnapshot) -> None:
+    with suppress(ValueError):  # no feed time: it does not move the clock
+        clock.advance(parse_feed_timestamp(item.envelope.feed_timestamp or ""))
 
 
 def _events_of(batch: EventBatch) -> tuple[Event, ...]:

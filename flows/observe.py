@@ -31,6 +31,7 @@ from flows.game.accepted import AcceptedSnapshot
 from flows.game.batches import EventBatch
 from flows.game.dead_letters import DeadLetter, ErrorClass
 from flows.game.events import Event, Retraction
+from flows.game.release import Released
 from flows.game.snapshot_diff import GameState
 from mlbsts.settings import Settings
 from mlbsts.telemetry.catalogue import (
@@ -63,7 +64,8 @@ __all__ = [
 
 T = TypeVar("T")
 Decoded = AcceptedSnapshot | DeadLetter
-Mapper = Callable[[GameState | None, Any], tuple[GameState | None, list[EventBatch | DeadLetter]]]
+Diffed = EventBatch | Released | DeadLetter
+Mapper = Callable[[GameState | None, Any], tuple[GameState | None, list[Diffed]]]
 
 #: rough bytes of the diff state: per play, per event id it remembers
 PLAY_BYTES = 128
@@ -111,13 +113,13 @@ TALLY = _GameTally()
 def observed_diff(mapper: Mapper) -> Mapper:
     """The diff's mapper, counting accepted and refused snapshots and the state held."""
 
-    def observed(
-        state: GameState | None, item: Any
-    ) -> tuple[GameState | None, list[EventBatch | DeadLetter]]:
+    def observed(state: GameState | None, item: Any) -> tuple[GameState | None, list[Diffed]]:
         new_state, out = mapper(state, item)
         for result in out:
-            outcome = "accepted" if isinstance(result, EventBatch) else "dead_letter"
-            RECORDER.add(SNAPSHOTS, outcome=outcome)
+            if isinstance(result, DeadLetter):
+                RECORDER.add(SNAPSHOTS, outcome="dead_letter")
+            elif isinstance(result, EventBatch):
+                RECORDER.add(SNAPSHOTS, outcome="accepted")
         game = new_state or state
         if game is not None:
             TALLY.note(game.game_pk, new_state)

@@ -1,6 +1,6 @@
-"""The live-statistics sub-flow: event batches and events in, statistics and late items out.
+"""The live-statistics sub-flow: event batches in, statistics and late items out.
 
-``add_live_stats(batches, events)`` adds its steps (ids prefixed ``stats_``) to the flow of
+``add_live_stats(batches)`` adds its steps (ids prefixed ``stats_``) to the flow of
 its input streams and returns :class:`StatsOutputs`; ``stats_records(outputs)`` turns them
 into log records (Avro, ``schemas/live_stats.avsc`` and ``schemas/window_stats.avsc``):
 
@@ -45,8 +45,7 @@ from connectors.kafka_io import OutRecord
 from connectors.records import dead_letter_record
 from flows.game.batches import EventBatch
 from flows.game.dead_letters import DeadLetter, ErrorClass
-from flows.game.events import Event
-from flows.game.release import DEFAULT_GRACE, DEFAULT_MAX_IDLE
+from flows.game.release import DEFAULT_GRACE, DEFAULT_MAX_IDLE, Released
 from flows.stats import windows as win
 from flows.stats.live_box import LiveStats, live_step
 from flows.stats.pitchers import EPOCH, PitcherStats, pitcher_step
@@ -58,7 +57,7 @@ from flows.stats.window_clock import (
     close_all,
     league_step,
 )
-from flows.ticking import TICK_EVERY, ticking
+from flows.ticking import TICK_EVERY, keyed_state
 from mlbsts import topics
 from mlbsts.settings import Settings
 
@@ -87,13 +86,7 @@ class StatsConfig:
     align_to: datetime = EPOCH
     grace: timedelta = DEFAULT_GRACE  # release of a game's state after Final (every step)
     tick_every: timedelta = TICK_EVERY  # how often per-game state is checked for release
-    max_idle: timedelta = DEFAULT_MAX_IDLE  # release of a game without news (the diff's)
-
-    @property
-    def stats_max_idle(self) -> timedelta:
-        """The statistics' idle release: one tick later than the diff's, so never before it
-        (``flows.game.release``, "Ordering")."""
-        return self.max_idle + self.tick_every
+    max_idle: timedelta = DEFAULT_MAX_IDLE  # release of a game without news
 
     #: the league clock's idle bound: an open game this far behind the league's newest
     #: event time stops holding windows open (``flows.stats.window_clock``)
@@ -131,12 +124,8 @@ def stats_config(settings: Settings) -> StatsConfig:
     )
 
 
-def _batch_key(batch: EventBatch) -> str:
+def _batch_key(batch: EventBatch | Released) -> str:
     return str(batch.game_pk)
-
-
-def _event_key(event: Event) -> str:
-    return str(event.gamePk)
 
 
 def _league_key(_item: win.WindowItem | win.GameFinal) -> str:
@@ -144,39 +133,20 @@ def _league_key(_item: win.WindowItem | win.GameFinal) -> str:
 
 
 def add_live_stats(
-    batches: Stream[EventBatch], events: Stream[Event], config: StatsConfig | None = None
+    batches: Stream[EventBatch | Released], config: StatsConfig | None = None
 ) -> StatsOutputs:
-    """Add the statistics steps; ``batches`` in order per game, ``events`` flattened from them."""
+    """Add the statistics steps; ``batches`` in order per game, with the diff's
+    ``Released`` signals (the statistics keep a game exactly as long as the diff does)."""
     cfg = config or StatsConfig()
-    grace, idle = cfg.grace, cfg.stats_max_idle  # every per-game step
     keyed = op.key_on("stats_key_batches", batches, _batch_key)
-    # (gamePk, EventBatch)
-    live = op.key_rm(
-        "stats_unkey_live",
-        ticking(
-            "stats_live_box", keyed, partial(live_step, grace=grace, max_idle=idle), cfg.tick_every
-        ),
-    )
+    # (gamePk, EventBatch | Released)
+    live = op.key_rm("stats_unkey_live", keyed_state("stats_live_box", keyed, live_step))
     # LiveStats, one per batch with events
-    pitchers = op.key_rm(
-        "stats_unkey_pitchers",
-        ticking(
-            "stats_pitchers",
-            keyed,
-            partial(pitcher_step, grace=grace, max_idle=idle),
-            cfg.tick_every,
-        ),
-    )
+    pitchers = op.key_rm("stats_unkey_pitchers", keyed_state("stats_pitchers", keyed, pitcher_step))
     # PitcherStats, one per changed pitcher per batch
-    keyed_events = op.key_on("stats_key_events", events, _event_key)
     items = op.key_rm(
         "stats_unkey_window_items",
-        ticking(
-            "stats_window_feed",
-            keyed_events,
-            partial(win.window_feed_step, grace=grace, max_idle=idle),
-            cfg.tick_every,
-        ),
+        keyed_state("stats_window_feed", keyed, win.window_feed_step),
     )
     # WindowItem (pitch, home run or tombstone), timed by the event; GameFinal markers
     league = op.key_on("stats_key_league", items, _league_key)

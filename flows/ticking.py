@@ -9,12 +9,20 @@ would ever call the mapper again and a season of finished games would stay in me
 (bytewax issue #577).
 
 :func:`ticking` runs such a mapper with Bytewax's ``stateful`` operator and also calls it
-with ``Tick(now)`` every ``every`` of wall-clock time per key (``notify_at``), so each
+with a ``Tick`` every ``every`` of wall-clock time per key (``notify_at``), so each
 step's own release rule applies on time.
+
+A tick is *scheduled* by the wall clock but *timed* by a :class:`FlowClock`: the newest
+feed time the flow has read in this process (every worker of the process shares it). Live,
+that is within seconds of the wall clock; for games recorded long ago (the demo, a test, a
+replay of last season) it is their own time, so a tick releases a game when the game's own
+news says so, as it did live, and not at once because the recording is old. Before the
+flow has read any snapshot, a tick does nothing.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -34,6 +42,25 @@ TICK_EVERY = timedelta(minutes=5)
 Mapper = Callable[[S | None, Any], tuple[S | None, Iterable[W]]]
 
 
+class FlowClock:
+    """The newest feed time a flow has read in this process (``None`` before any)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._now: datetime | None = None
+
+    def advance(self, at: datetime | None) -> None:
+        """Move the clock to ``at`` if it is newer (feed times arrive out of order)."""
+        if at is None:
+            return
+        with self._lock:
+            if self._now is None or at > self._now:
+                self._now = at
+
+    def now(self) -> datetime | None:
+        return self._now
+
+
 class TickingLogic(StatefulLogic[V, W, S], Generic[V, W, S]):
     """A mapper's state for one key, ticked every ``every`` (see the module docstring)."""
 
@@ -41,22 +68,27 @@ class TickingLogic(StatefulLogic[V, W, S], Generic[V, W, S]):
         self,
         mapper: Mapper[S, W],
         state: S | None,
-        every: timedelta = TICK_EVERY,
-        clock: Callable[[], datetime] = utc_now,
+        every: timedelta | None = TICK_EVERY,
+        clock: Callable[[], datetime | None] = utc_now,
+        wall: Callable[[], datetime] = utc_now,
     ) -> None:
         self._mapper = mapper
         self._state = state
-        self._every = every
+        self._every = every  # None: never ticked
         self._clock = clock
-        self._next = clock() + every
+        self._wall = wall
+        self._next = None if every is None else wall() + every
 
     def on_item(self, value: V) -> tuple[Iterable[W], bool]:
         self._state, out = self._mapper(self._state, value)
         return out, self._state is None  # None: DISCARD (Bytewax forgets the key)
 
     def on_notify(self) -> tuple[Iterable[W], bool]:
+        assert self._every is not None  # Bytewax notifies only at notify_at
+        self._next = self._wall() + self._every
         now = self._clock()
-        self._next = now + self._every
+        if now is None:  # nothing read yet: no time to judge by
+            return (), StatefulLogic.RETAIN
         self._state, out = self._mapper(self._state, Tick(now=now))
         return out, self._state is None
 
@@ -75,12 +107,26 @@ def ticking(
     step_id: str,
     up: KeyedStream[V],
     mapper: Mapper[S, W],
+    clock: FlowClock,
     every: timedelta = TICK_EVERY,
 ) -> KeyedStream[W]:
-    """``op.stateful_flat_map(step_id, up, mapper)`` plus a ``Tick`` every ``every``."""
+    """``op.stateful_flat_map(step_id, up, mapper)`` plus a ``Tick`` every ``every``, timed
+    by ``clock``."""
 
     def build(resume: S | None) -> TickingLogic[V, W, S]:
-        return TickingLogic(mapper, resume, every)
+        return TickingLogic(mapper, resume, every, clock.now)
+
+    out: Stream[Any] = op.stateful(step_id, up, build)
+    return out
+
+
+def keyed_state(step_id: str, up: KeyedStream[V], mapper: Mapper[S, W]) -> KeyedStream[W]:
+    """``op.stateful_flat_map(step_id, up, mapper)`` with no tick, as one ``stateful`` step
+    named ``step_id`` (``stateful_flat_map`` nests its own ``stateful`` step, whose
+    recovery state would not resume what :func:`ticking` saved under ``step_id``)."""
+
+    def build(resume: S | None) -> TickingLogic[V, W, S]:
+        return TickingLogic(mapper, resume, None)
 
     out: Stream[Any] = op.stateful(step_id, up, build)
     return out

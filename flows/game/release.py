@@ -1,4 +1,5 @@
-"""When a finished game's per-game state is released, pure: one rule and one tick prologue.
+"""When a finished game's per-game state is released, pure: one rule, one tick prologue
+and the signal that makes the statistics follow the snapshot diff.
 
 Every per-game step of the flow (the snapshot diff, the running box score, the pitchers'
 figures, the window feed) keeps state keyed by gamePk. That state must go once the game
@@ -6,10 +7,11 @@ is over, or a season of finished games stays in memory (bytewax issue #577).
 
 The rule, :func:`is_released`: a game's state is released once an item arrives whose time
 is at least ``grace`` after ``final_ts``, the first ``source_ts`` (``metaData.timeStamp``)
-at which the game was Final (:func:`flows.game.status.is_final`; the statistics read it
-from the diff's status events with :func:`final_ts_after`). The item's time is its feed
-time or, for a :class:`Tick`, the wall clock: after Final, items usually stop, so
-:mod:`flows.ticking` sends each key a ``Tick(now)`` every few minutes.
+at which the game was Final (:func:`flows.game.status.is_final`). The item's time is its
+feed time or, for a :class:`Tick`, the tick's time: after Final, items usually stop, so
+:mod:`flows.ticking` sends each key a ``Tick`` every few minutes, timed by the flow's own
+clock (the newest feed time the process has read, not the wall clock: a replay of games
+recorded years ago releases them as it did live, not all at the first tick).
 
 The tick prologue, :func:`releasing`, turns a step ``(state | None, item) -> (state,
 outputs)`` into the Bytewax mapper ``(state | None, item | Tick, grace) -> (state | None,
@@ -27,16 +29,12 @@ again from no state, like a finished game that gets a late correction.
 
 Ordering: the statistics are released *no earlier* than the snapshot diff. While the diff
 keeps its state it emits only changed events, and a fold that had forgotten the game would
-rebuild a box score from a fragment. After both have released, the diff's next snapshot
-re-emits every event of the game (revision 0), so the folds start over from a complete set
-and sinks keep the newest ``source_ts``. One rule with one ``grace`` (the flow passes the
-same one to every step) gives that ordering: the diff judges a snapshot at its
-``metaData.timeStamp``, the statistics judge that snapshot's batch at the same
-``source_ts``, and their ``final_ts`` comes from the diff's own Final status event, so it
-is never earlier than the diff's. Ticks are per step and per key, so at a wall-clock
-release the steps may part by up to one tick interval; for the idle rule the flow gives the
-statistics a ``max_idle`` one tick interval longer than the diff's
-(``flows.stats_flow.StatsConfig``), so they go after it.
+rebuild a box score from a fragment. So only the diff judges: when it releases a game it
+emits a :class:`Released` signal after the game's last batch, in the same stream, and the
+statistics steps (:func:`following`) drop their state when the signal reaches them. The
+statistics have no rule and no tick of their own, so no clock can part them from the diff.
+After the release, the diff's next snapshot re-emits every event of the game (revision 0),
+so the folds start over from a complete set and sinks keep the newest ``source_ts``.
 """
 
 from __future__ import annotations
@@ -55,10 +53,12 @@ __all__ = [
     "DEFAULT_GRACE",
     "DEFAULT_MAX_IDLE",
     "Finishing",
+    "Released",
     "ReleasingMapper",
     "Tick",
     "Timed",
     "final_ts_after",
+    "following",
     "is_idle",
     "is_released",
     "releasing",
@@ -74,6 +74,12 @@ class Tick(msgspec.Struct, frozen=True):
     """A clock item for a :func:`releasing` mapper: lets a flow release finished games."""
 
     now: datetime
+
+
+class Released(msgspec.Struct, frozen=True):
+    """The diff released ``game_pk``'s state: the statistics steps release theirs."""
+
+    game_pk: int
 
 
 def utc_now() -> datetime:
@@ -147,13 +153,18 @@ def source_ts_of(_state: object, item: Timed) -> str:
 def releasing(
     step: Callable[[S | None, V], tuple[S | None, list[W]]],
     feed_time: Callable[[S, V], str],
+    signal: Callable[[S], W] | None = None,
 ) -> ReleasingMapper[S, V, W]:
     """``step`` with the tick prologue and the release rule (see the module docstring).
 
     ``feed_time(state, item)`` is the ``metaData.timeStamp`` at which the state is judged
     after ``step`` took ``item`` ("" for none: the state is kept). A step that returns
-    ``None`` as the state (it has none to keep) is not judged.
+    ``None`` as the state (it has none to keep) is not judged. With ``signal``, releasing
+    a state also emits ``signal(state)``, after the step's own outputs.
     """
+
+    def released(state: S, out: list[W]) -> tuple[None, list[W]]:
+        return None, [*out, signal(state)] if signal is not None else out
 
     def mapper(
         state: S | None,
@@ -162,12 +173,12 @@ def releasing(
         max_idle: timedelta = DEFAULT_MAX_IDLE,
     ) -> tuple[S | None, list[W]]:
         if isinstance(item, Tick):
-            if (
-                state is None
-                or is_released(state.final_ts, item.now, grace)
-                or is_idle(state.newest_ts, item.now, max_idle)
-            ):
+            if state is None:
                 return None, []
+            if is_released(state.final_ts, item.now, grace) or is_idle(
+                state.newest_ts, item.now, max_idle
+            ):
+                return released(state, [])
             return state, []
         state, out = step(state, item)
         if state is None:
@@ -175,7 +186,24 @@ def releasing(
         ts = feed_time(state, item)
         state.newest_ts = max(state.newest_ts, ts)
         if ts and is_released(state.final_ts, parse_feed_timestamp(ts), grace):
-            return None, out
+            return released(state, out)
         return state, out
+
+    return mapper
+
+
+T = TypeVar("T")
+
+
+def following(
+    step: Callable[[T | None, V], tuple[T, list[W]]],
+) -> Callable[[T | None, V | Released], tuple[T | None, list[W]]]:
+    """``step`` as a statistics mapper: a :class:`Released` signal drops the state (see
+    "Ordering" in the module docstring); any other item goes to ``step``."""
+
+    def mapper(state: T | None, item: V | Released) -> tuple[T | None, list[W]]:
+        if isinstance(item, Released):
+            return None, []
+        return step(state, item)
 
     return mapper

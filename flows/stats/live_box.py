@@ -22,7 +22,7 @@ import msgspec
 from flows.game import boxscore
 from flows.game.batches import EventBatch
 from flows.game.events import GameEvent
-from flows.game.release import final_ts_after, releasing, source_ts_of
+from flows.game.release import final_ts_after, following
 from flows.game.status import is_final
 
 __all__ = ["GameBoxState", "InningLine", "LiveStats", "fold_batch", "innings_of", "live_step"]
@@ -74,7 +74,8 @@ class GameBoxState(msgspec.Struct):
     abstract_state: str | None = None
     detailed_state: str | None = None
     final_ts: str | None = None
-    newest_ts: str = ""  # newest feed time taken (flows.game.release: idle release)
+    #: unused since the statistics follow the diff's release; kept for older snapshots
+    newest_ts: str = ""
 
 
 def innings_of(linescore: dict[str, Any]) -> tuple[InningLine, ...]:
@@ -132,7 +133,6 @@ def fold_batch(
     return state, out
 
 
-live_step = releasing(fold_batch, source_ts_of)
-"""The mapper ``(state, batch | Tick, grace)``: :func:`fold_batch`, returning ``None`` as the
-state (Bytewax forgets the game) once the game has been Final for ``grace`` at the batch's
-``source_ts`` or the ``Tick``'s ``now`` (:mod:`flows.game.release`)."""
+live_step = following(fold_batch)
+"""The mapper ``(state, batch | Released)``: :func:`fold_batch`; the diff's ``Released``
+signal drops the game's state (:mod:`flows.game.release`, "Ordering")."""

@@ -36,7 +36,7 @@ import msgspec
 
 from flows.game.batches import EventBatch
 from flows.game.events import PitchEvent, Retraction
-from flows.game.release import final_ts_after, releasing, source_ts_of
+from flows.game.release import final_ts_after, following
 
 __all__ = [
     "EPOCH",
@@ -186,7 +186,8 @@ class PitcherGameState(msgspec.Struct):
 
     pitches: dict[str, PitchRecord] = msgspec.field(default_factory=dict)
     final_ts: str | None = None
-    newest_ts: str = ""  # newest feed time taken (flows.game.release: idle release)
+    #: unused since the statistics follow the diff's release; kept for older snapshots
+    newest_ts: str = ""
 
 
 def _record(event: PitchEvent) -> PitchRecord | None:
@@ -244,6 +245,6 @@ def fold_pitches(
     return state, out
 
 
-pitcher_step = releasing(fold_pitches, source_ts_of)
-"""The mapper ``(state, batch | Tick, grace)``: :func:`fold_pitches`, released after Final
-like every per-game step (:mod:`flows.game.release`)."""
+pitcher_step = following(fold_pitches)
+"""The mapper ``(state, batch | Released)``: :func:`fold_pitches`; the diff's ``Released``
+signal drops the game's state (:mod:`flows.game.release`, "Ordering")."""

@@ -3,10 +3,11 @@
 Two parts, wired by :mod:`flows.stats_flow` around the league clock
 (:mod:`flows.stats.window_clock`, which decides when a window closes):
 
-1. :func:`window_feed_step`, a per-game stateful step over events, turns pitch and play
-   events into small :class:`WindowItem` values timed by the event itself (a pitch's
-   ``startTime``, else ``endTime``; a play's ``endTime``, else ``startTime``). It remembers,
-   per ``event_id``, the time and the window-relevant content last sent, so that:
+1. :func:`window_feed_step`, a per-game stateful step over a game's event batches, turns
+   pitch and play events into small :class:`WindowItem` values timed by the event itself
+   (a pitch's ``startTime``, else ``endTime``; a play's ``endTime``, else ``startTime``).
+   It remembers, per ``event_id``, the time and the window-relevant content last sent, so
+   that:
 
    - a revision that changes nothing the windows count (most revisions add tracking
      fields) sends nothing;
@@ -36,8 +37,9 @@ from datetime import datetime
 
 import msgspec
 
+from flows.game.batches import EventBatch
 from flows.game.events import Event, PitchEvent, PlayEvent, Retraction
-from flows.game.release import final_ts_after, releasing, source_ts_of
+from flows.game.release import final_ts_after, following
 from flows.stats.pitchers import event_time
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "WindowItem",
     "WindowStats",
     "agg",
+    "feed_batch",
     "feed_event",
     "initialize",
     "merge",
@@ -139,7 +142,8 @@ class WindowFeedState(msgspec.Struct):
 
     sent: dict[str, tuple[datetime, Content]] = msgspec.field(default_factory=dict)
     final_ts: str | None = None
-    newest_ts: str = ""  # newest feed time taken (flows.game.release: idle release)
+    #: unused since the statistics follow the diff's release; kept for older snapshots
+    newest_ts: str = ""
 
 
 def _content(event: Event) -> tuple[datetime | None, Content | None]:
@@ -206,6 +210,18 @@ def feed_event(
     return state, out
 
 
-window_feed_step = releasing(feed_event, source_ts_of)
-"""The mapper ``(state, event | Tick, grace)``: :func:`feed_event`, released after Final
-like every per-game step (:mod:`flows.game.release`)."""
+def feed_batch(
+    state: WindowFeedState | None, batch: EventBatch
+) -> tuple[WindowFeedState, list[WindowItem | GameFinal]]:
+    """:func:`feed_event` over every event of one batch, in order."""
+    state = state if state is not None else WindowFeedState()
+    out: list[WindowItem | GameFinal] = []
+    for event in batch.events:
+        state, items = feed_event(state, event)
+        out.extend(items)
+    return state, out
+
+
+window_feed_step = following(feed_batch)
+"""The mapper ``(state, batch | Released)``: :func:`feed_batch`; the diff's ``Released``
+signal drops the game's state (:mod:`flows.game.release`, "Ordering")."""

@@ -16,7 +16,7 @@ from connectors.kafka_io import OutRecord
 from connectors.records import _dead_letter_codec
 from flows.game.batches import EventBatch
 from flows.game.dead_letters import DeadLetter
-from flows.game.events import Event, PitchEvent
+from flows.game.events import PitchEvent
 from flows.stats.live_box import LiveStats
 from flows.stats.pitchers import PitcherStats
 from flows.stats.windows import WindowStats
@@ -39,16 +39,11 @@ class Outputs(msgspec.Struct):
     records: list[OutRecord]
 
 
-def _events_of(batch: EventBatch) -> tuple[Event, ...]:
-    return batch.events
-
-
 def run(batches: list[EventBatch], workers: int) -> Outputs:
     got = Outputs([], [], [], [], [])
     flow = Dataflow("stats_test")
     batch_stream = op.input("batches", flow, TestingSource(batches))
-    events = op.flat_map("events", batch_stream, _events_of)
-    stats = add_live_stats(batch_stream, events)
+    stats = add_live_stats(batch_stream)
     op.output("out_live", stats.live, TestingSink(got.live))
     op.output("out_pitchers", stats.pitchers, TestingSink(got.pitchers))
     op.output("out_windows", stats.windows, TestingSink(got.windows))

@@ -1,5 +1,5 @@
-"""The one release rule and the tick prologue (flows.game.release), alone and in the flow's
-order: snapshot diff first, then the statistics of its batches."""
+"""The one release rule, the tick prologue and the release signal (flows.game.release), alone
+and in the flow's order: the snapshot diff judges, the statistics follow its signal."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from flows.game.events import GameEvent, Retraction
 from flows.game.release import (
     DEFAULT_GRACE,
     DEFAULT_MAX_IDLE,
+    Released,
     Tick,
     final_ts_after,
     is_idle,
@@ -24,11 +25,10 @@ from flows.game.release import (
     releasing,
     source_ts_of,
 )
-from flows.game.snapshot_diff import GameState, flow_step
-from flows.stats.live_box import GameBoxState, live_step
+from flows.game.snapshot_diff import GameState, flow_step, newest_ts_of, step
+from flows.stats.live_box import GameBoxState, LiveStats, live_step
 from flows.stats.pitchers import PitcherGameState, pitcher_step
 from flows.stats.windows import WindowFeedState, window_feed_step
-from flows.stats_flow import StatsConfig
 from sim.simulate import simulate
 from tests.conftest import load_fixture_feed
 
@@ -195,9 +195,32 @@ def test_a_step_without_state_is_not_judged() -> None:
     assert releasing(stateless, never)(None, Item("20240701_200000")) == (None, ["refused"])
 
 
-@pytest.mark.parametrize("mapper", [flow_step, live_step, pitcher_step, window_feed_step])
-def test_every_per_game_step_has_the_prologue(mapper: Any) -> None:
-    assert mapper(None, Tick(now=T0)) == (None, [])
+signalled = releasing(toy_step, source_ts_of, lambda state: f"released {state.seen[-1]}")
+
+
+def test_a_release_is_signalled_after_the_steps_outputs() -> None:
+    final = _stamp(T0)
+    state, out = signalled(None, Item(final, final=True), timedelta(0))
+    assert state is None and out == [final, f"released {final}"]
+    state, out = signalled(None, Item(final), timedelta(0))
+    assert state is not None and out == [final]  # kept: no signal
+    assert signalled(state, Tick(T0 + DEFAULT_MAX_IDLE)) == (None, [f"released {final}"])
+    assert signalled(None, Tick(T0 + DEFAULT_MAX_IDLE)) == (None, [])  # nothing to release
+
+
+def test_the_diff_mapper_has_the_prologue() -> None:
+    assert flow_step(None, Tick(now=T0)) == (None, [])
+
+
+@pytest.mark.parametrize("mapper", [live_step, pitcher_step, window_feed_step])
+def test_every_statistics_step_follows_the_diffs_signal(mapper: Any) -> None:
+    assert mapper(None, Released(game_pk=1)) == (None, [])
+    batch = EventBatch(
+        1, date(2024, 7, 1), "20240701_200000", (_status("20240701_200000", "Live"),)
+    )
+    state, _ = mapper(None, batch)
+    assert state is not None
+    assert mapper(state, Released(game_pk=1)) == (None, [])
 
 
 # --- the ordering guarantee, on the real engine ------------------------------------------------
@@ -205,10 +228,10 @@ def test_every_per_game_step_has_the_prologue(mapper: Any) -> None:
 FEED = load_fixture_feed()
 FINAL_AT = parse_feed_timestamp(FEED["metaData"]["timeStamp"])
 SNAPSHOTS = {every: simulate(FEED, every) for every in (40, 120)}
+MAX_IDLE = timedelta(hours=3)
 
-
-#: the flow's idle bounds: the diff's, and the statistics' one tick interval later
-IDLE = StatsConfig(max_idle=timedelta(hours=3), tick_every=timedelta(minutes=5))
+#: the diff as the flow wires it: a release is signalled downstream
+diff_step = releasing(step, newest_ts_of, lambda state: Released(game_pk=state.game_pk))
 
 
 def _restamped(at: datetime) -> JSON:
@@ -218,7 +241,8 @@ def _restamped(at: datetime) -> JSON:
 
 @dataclass
 class Chain:
-    """The per-game states of the flow for one game, in its order."""
+    """The per-game states of the flow for one game, in its order: ticks reach the diff
+    only (the statistics have none); the statistics take the diff's batches and signals."""
 
     diff: GameState | None = None
     box: GameBoxState | None = None
@@ -228,24 +252,30 @@ class Chain:
     def stats(self) -> tuple[object | None, ...]:
         return self.box, self.pitchers, self.windows
 
-    def take(self, item: JSON | Tick, grace: timedelta, idle: StatsConfig = IDLE) -> None:
-        diff_idle, stats_idle = idle.max_idle, idle.stats_max_idle  # as the flow sets them
-        if isinstance(item, Tick):
-            self.diff, _ = flow_step(self.diff, item, grace, diff_idle)
-            self.box, _ = live_step(self.box, item, grace, stats_idle)
-            self.pitchers, _ = pitcher_step(self.pitchers, item, grace, stats_idle)
-            self.windows, _ = window_feed_step(self.windows, item, grace, stats_idle)
-            return
-        self.diff, events = flow_step(self.diff, item, grace, diff_idle)
-        ts = item["metaData"]["timeStamp"]
-        batch = EventBatch(FEED["gamePk"], date(2024, 7, 1), ts, tuple(events))
-        self.box, _ = live_step(self.box, batch, grace, stats_idle)
-        self.pitchers, _ = pitcher_step(self.pitchers, batch, grace, stats_idle)
-        for event in events:
-            self.windows, _ = window_feed_step(self.windows, event, grace, stats_idle)
+    def take(self, item: JSON | Tick, grace: timedelta) -> list[LiveStats]:
+        """The flow's steps for one item; the live box scores they emitted."""
+        self.diff, out = diff_step(self.diff, item, grace, MAX_IDLE)
+        events = tuple(e for e in out if not isinstance(e, Released))
+        followers: list[EventBatch | Released] = [o for o in out if isinstance(o, Released)]
+        if not isinstance(item, Tick):
+            ts = item["metaData"]["timeStamp"]
+            followers.insert(0, EventBatch(FEED["gamePk"], date(2024, 7, 1), ts, events))
+        emitted: list[LiveStats] = []
+        for signal in followers:
+            self.box, live = live_step(self.box, signal)
+            self.pitchers, _ = pitcher_step(self.pitchers, signal)
+            self.windows, _ = window_feed_step(self.windows, signal)
+            emitted.extend(live)
+        return emitted
 
 
-@settings(max_examples=20, deadline=None)
+def _alone(snapshot: JSON) -> LiveStats:
+    """The live box score of ``snapshot`` folded from nothing: what a complete fold gives."""
+    (live,) = Chain().take(snapshot, DEFAULT_GRACE)
+    return live
+
+
+@settings(max_examples=25, deadline=None)
 @given(
     every=st.sampled_from(sorted(SNAPSHOTS)),
     late=st.lists(st.integers(min_value=0, max_value=300), max_size=4),
@@ -254,23 +284,23 @@ class Chain:
     ),
     grace=st.sampled_from([timedelta(0), timedelta(minutes=30), DEFAULT_GRACE]),
 )
-def test_statistics_are_never_released_before_the_diff(
+def test_the_statistics_never_fold_a_fragment(
     every: int, late: list[int], tick_at: list[tuple[int, int]], grace: timedelta
 ) -> None:
-    """Snapshots, then the final feed polled again later, with ticks anywhere. The flow's
-    ticks are per step (they may part by one tick interval); here each tick reaches every
-    step, which is the rule's own guarantee."""
+    """Snapshots, then the final feed polled again later, with ticks anywhere: every live
+    box score the flow emits equals the one its snapshot gives folded from nothing, and the
+    statistics hold a game exactly while the diff does."""
     sequence: list[JSON | Tick] = [*SNAPSHOTS[every]]
     sequence += [_restamped(FINAL_AT + timedelta(minutes=m)) for m in sorted(late)]
     for position, offset in tick_at:
         sequence.insert(min(position, len(sequence)), Tick(FINAL_AT + timedelta(minutes=offset)))
     chain = Chain()
     for item in sequence:
-        held = chain.stats()
-        chain.take(item, grace)
-        for before, after in zip(held, chain.stats(), strict=True):
-            if before is not None and after is None:
-                assert chain.diff is None, item
+        for live in chain.take(item, grace):
+            assert not isinstance(item, Tick)
+            assert live == _alone(item), item["metaData"]["timeStamp"]
+        held = [state is not None for state in chain.stats()]
+        assert held == [chain.diff is not None] * 3, item
 
 
 @settings(max_examples=20, deadline=None)
@@ -278,10 +308,11 @@ def test_statistics_are_never_released_before_the_diff(
     cut=st.integers(min_value=1, max_value=len(SNAPSHOTS[40]) - 2),
     tick_at=st.lists(st.integers(min_value=0, max_value=4 * 60), min_size=1, max_size=6),
 )
-def test_a_game_without_news_is_released_diff_first(cut: int, tick_at: list[int]) -> None:
+def test_a_game_without_news_is_released_by_the_diff_and_its_followers(
+    cut: int, tick_at: list[int]
+) -> None:
     """A game that stops before Final (its feed no longer updated): ticks after its newest
-    snapshot release the diff at ``max_idle`` and the statistics one tick interval later,
-    never before the diff; everything is gone once both bounds have passed."""
+    snapshot release the diff at ``max_idle``, and the statistics with it."""
     sequence = SNAPSHOTS[40][:cut]
     newest = parse_feed_timestamp(sequence[-1]["metaData"]["timeStamp"])
     assert sequence[-1]["gameData"]["status"]["abstractGameState"] != "Final"
@@ -290,11 +321,7 @@ def test_a_game_without_news_is_released_diff_first(cut: int, tick_at: list[int]
         chain.take(item, DEFAULT_GRACE)
     for minutes in sorted(tick_at):
         now = newest + timedelta(minutes=minutes)
-        held = chain.stats()
         chain.take(Tick(now), DEFAULT_GRACE)
-        assert (chain.diff is None) is (now >= newest + IDLE.max_idle)
-        for before, after in zip(held, chain.stats(), strict=True):
-            if before is not None and after is None:
-                assert chain.diff is None
-        if now >= newest + IDLE.stats_max_idle:
-            assert chain.stats() == (None, None, None)
+        gone = now >= newest + MAX_IDLE
+        assert (chain.diff is None) is gone
+        assert all((state is None) is gone for state in chain.stats())

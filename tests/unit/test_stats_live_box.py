@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import msgspec
@@ -11,7 +11,7 @@ import pytest
 from flows.game.batches import EventBatch
 from flows.game.envelope import parse_feed_timestamp
 from flows.game.events import PitchEvent, Retraction
-from flows.game.release import Tick
+from flows.game.release import Released
 from flows.game.snapshot_diff import step
 from flows.stats.live_box import GameBoxState, LiveStats, live_step
 from sim.simulate import simulate
@@ -136,16 +136,13 @@ def test_revision_and_retraction_are_honoured(fixture_feed: JSON) -> None:
         assert out[0].box["teams"][side]["pitching"][pid]["numberOfPitches"] == expected
 
 
-def test_state_is_released_after_final_plus_grace(fixture_feed: JSON) -> None:
+def test_state_is_kept_until_the_diff_signals_its_release(fixture_feed: JSON) -> None:
     batches = batches_of(fixture_feed, 50)
     state, _ = run(batches)
     assert state is not None and state.final_ts is not None
     final = parse_feed_timestamp(state.final_ts)
-    assert live_step(state, Tick(now=final + timedelta(minutes=30)))[0] is state
-    assert live_step(state, Tick(now=final + timedelta(hours=2)))[0] is None
-    late_ts = (final + timedelta(hours=3)).strftime("%Y%m%d_%H%M%S")
-    released, out = live_step(
-        state, EventBatch(fixture_feed["gamePk"], date(2024, 7, 1), late_ts, ())
-    )
-    assert released is None and out == []
-    assert live_step(None, Tick(now=datetime(2024, 7, 2, tzinfo=UTC))) == (None, [])
+    late_ts = (final + timedelta(days=3)).strftime("%Y%m%d_%H%M%S")
+    kept, out = live_step(state, EventBatch(fixture_feed["gamePk"], date(2024, 7, 1), late_ts, ()))
+    assert kept is state and out == []  # no rule of its own: the diff judges
+    assert live_step(state, Released(game_pk=fixture_feed["gamePk"])) == (None, [])
+    assert live_step(None, Released(game_pk=fixture_feed["gamePk"])) == (None, [])

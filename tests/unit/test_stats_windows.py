@@ -6,15 +6,16 @@ Expected figures per 5-minute window are computed here from the raw feed's play 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from statistics import mean
 from typing import Any
 
 import msgspec
 import pytest
 
+from flows.game.batches import EventBatch
 from flows.game.events import Event, GameEvent, PitchEvent, PlayEvent, Retraction
-from flows.game.release import Tick
+from flows.game.release import Released
 from flows.stats import windows as win
 from flows.stats.pitchers import window_start
 from tests.unit.test_stats_live_box import batches_of
@@ -59,7 +60,7 @@ def feed_items(events: list[Event]) -> list[win.WindowItem]:
     states: dict[int, win.WindowFeedState | None] = {}
     items: list[win.WindowItem] = []
     for event in events:
-        state, out = win.window_feed_step(states.get(event.gamePk), event)
+        state, out = win.feed_event(states.get(event.gamePk), event)
         states[event.gamePk] = state
         items.extend(i for i in out if isinstance(i, win.WindowItem))  # not GameFinal markers
     return items
@@ -208,7 +209,7 @@ def test_window_result_fields() -> None:
     assert (stats.games, stats.exit_velocity_n, stats.source_ts) == (1, 1, "20240701_190200")
 
 
-def test_feed_state_released_after_final_plus_grace() -> None:
+def test_feed_state_is_kept_until_the_diff_signals_its_release() -> None:
     final = GameEvent(
         event_id="game:1:status",
         gamePk=1,
@@ -216,12 +217,14 @@ def test_feed_state_released_after_final_plus_grace() -> None:
         action="status",
         abstractGameState="Final",
     )
-    state, _ = win.window_feed_step(None, final)
-    assert state is not None and state.final_ts == "20240701_220000"
-    assert (
-        win.window_feed_step(state, Tick(now=datetime(2024, 7, 1, 23, 0, tzinfo=UTC)))[0] is state
+    state, out = win.window_feed_step(
+        None, EventBatch(1, date(2024, 7, 1), final.source_ts, (final,))
     )
-    assert win.window_feed_step(state, Tick(now=datetime(2024, 7, 2, 0, 0, tzinfo=UTC)))[0] is None
-    late = msgspec.structs.replace(FIRST, source_ts="20240702_000000")
-    released, out = win.window_feed_step(state, late)
-    assert released is None and len(out) == 1
+    assert state is not None and state.final_ts == "20240701_220000"
+    assert out == [win.GameFinal(gamePk=1, final_ts="20240701_220000")]
+    late = msgspec.structs.replace(FIRST, source_ts="20240705_000000")
+    kept, out = win.window_feed_step(
+        state, EventBatch(1, date(2024, 7, 1), late.source_ts, (late,))
+    )
+    assert kept is state and len(out) == 1  # no rule of its own: the diff judges
+    assert win.window_feed_step(state, Released(game_pk=1)) == (None, [])

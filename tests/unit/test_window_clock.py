@@ -44,7 +44,7 @@ def _stream(feed: dict[str, Any]) -> list[Item]:
     out: list[Item] = []
     for batch in batches_of(feed, 3):
         for event in batch.events:
-            state, items = win.window_feed_step(state, event)
+            state, items = win.feed_event(state, event)
             out.extend(items)
     return out
 
