@@ -8,7 +8,9 @@ Two framings (docs/architecture.md section 4):
 - Confluent wire format: ``00`` + 4-byte big-endian schema id + Avro binary. Written when a
   Schema Registry is configured (production); reading it needs a ``schema_by_id`` lookup.
 
-Readers accept both. Exceptions::
+Readers accept both. Which framing a topic's producer writes is chosen in one place,
+``connectors.topic_codecs``; ``AvroCodec(load_schema(name))`` alone always writes the
+single-object encoding. Exceptions::
 
     SerdeError                  (ValueError)
     ├── UnknownFramingError     first bytes are neither framing
@@ -58,6 +60,13 @@ def load_schema(name: str, directory: Path = SCHEMAS_DIR) -> dict[str, Any]:
     """The schema ``schemas/<name>.avsc`` as JSON."""
     schema: dict[str, Any] = json.loads((directory / f"{name}.avsc").read_text())
     return schema
+
+
+def released_schemas(name: str, directory: Path = SCHEMAS_DIR) -> tuple[dict[str, Any], ...]:
+    """The released versions ``schemas/released/<name>.v<N>.avsc``, oldest first."""
+    paths = (directory / "released").glob(f"{name}.v*.avsc")
+    versioned = sorted((int(p.name.removesuffix(".avsc").rsplit(".v", 1)[1]), p) for p in paths)
+    return tuple(json.loads(p.read_text()) for _, p in versioned)
 
 
 def fingerprint(schema: Mapping[str, Any]) -> bytes:

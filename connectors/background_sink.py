@@ -26,6 +26,9 @@ Telemetry (docs/operating.md), labelled by the sink's step id: each write's dura
 (``mlbsts_sink_write_seconds``), failures (``mlbsts_sink_errors_total``), what waits in the
 queues of this process (``mlbsts_sink_queue_items``, ``_bytes``); a write of items that
 carry a ``traceparent`` is a span in their trace; ``on_written`` sees each batch written.
+After each write that returned without error, a partition that describes what it stored
+(``stored``, ``connectors.storage_ops``) has it published on ``mlb.storage.ops`` when the
+process's ops topics are started (``connectors.ops_topics``; never blocking, never failing).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from bytewax.outputs import (
     StatelessSinkPartition,
 )
 
+from connectors.storage_ops import STORAGE_OPS
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.batches import EventBatch
 from flows.stats.live_box import LiveStats
@@ -113,9 +117,13 @@ class _Writer(Generic[X]):
         max_write: int,
         sink: str = "",
         on_written: Callable[[list[X]], None] | None = None,
+        step_id: str = "",
+        partition: int = 0,
     ) -> None:
         self._part = part
         self._sink = sink or name
+        self._step_id = step_id or self._sink
+        self._partition = partition
         self._on_written = on_written
         # counters exist from the start at 0, so the first error shows as an increase
         RECORDER.add(SINK_ERRORS, 0, sink=self._sink)
@@ -210,6 +218,7 @@ class _Writer(Generic[X]):
         RECORDER.record(SINK_WRITE, time.perf_counter() - began, sink=self._sink)
         if self._on_written is not None:
             self._on_written(batch)
+        STORAGE_OPS.committed(self._part, batch, sink=self._step_id, partition=self._partition)
 
     def _run(self) -> None:
         SINK.set(self._sink)  # this thread's context: labels the retries of its writes
@@ -341,5 +350,7 @@ class BackgroundSink(KeyedSink[X]):
             max_write=self._max_write,
             sink=step_name(step_id),
             on_written=self._on_written,
+            step_id=step_id,
+            partition=int(for_part),
         )
         return _BackgroundPartition(writer)

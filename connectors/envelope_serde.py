@@ -1,20 +1,24 @@
-"""The snapshot envelope on the log: ``SnapshotEnvelope`` <-> Avro bytes."""
+"""The snapshot envelope on the log: ``SnapshotEnvelope`` <-> Avro bytes.
+
+Framed as every topic is (``connectors.topic_codecs``): single-object encoding, or the
+Confluent wire format when a Schema Registry is configured; decoding accepts both.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import msgspec
 
-from connectors.avro_serde import AvroCodec, load_schema
+from connectors.avro_serde import AvroCodec
+from connectors.topic_codecs import value_decoder, value_encoder
 from flows.game.envelope import SnapshotEnvelope
+from mlbsts import topics
 
 ENVELOPE_SCHEMA = "game_snapshot_envelope"
 
 
-@lru_cache(maxsize=1)
 def envelope_codec() -> AvroCodec:
-    return AvroCodec(load_schema(ENVELOPE_SCHEMA))
+    """The encoder of ``mlb.raw.game-snapshots`` values."""
+    return value_encoder(topics.RAW_GAME_SNAPSHOTS)
 
 
 def encode_envelope(envelope: SnapshotEnvelope) -> bytes:
@@ -23,5 +27,5 @@ def encode_envelope(envelope: SnapshotEnvelope) -> bytes:
 
 def decode_envelope(data: bytes) -> SnapshotEnvelope:
     """Raises ``SerdeError`` (bad framing or body) or ``msgspec.ValidationError``."""
-    record = envelope_codec().decode(data)
+    record = value_decoder(ENVELOPE_SCHEMA).decode(data)
     return msgspec.convert(record, SnapshotEnvelope)

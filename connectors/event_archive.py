@@ -36,6 +36,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from connectors import s3
 from connectors.event_serde import avro_record, event_kind, event_schema
 from connectors.sink_retry import RetryPolicy
+from connectors.storage_ops import StoredBatch, stored_batch
 from flows.game.batches import EventBatch
 from flows.game.events import Event
 from mlbsts.settings import Settings
@@ -91,16 +92,27 @@ def batch_objects(batch: EventBatch) -> list[tuple[str, bytes]]:
 
 
 class _S3Partition(StatelessSinkPartition[EventBatch]):
-    def __init__(self, writer: s3.ObjectWriter, retry: RetryPolicy, what: str) -> None:
+    def __init__(
+        self, writer: s3.ObjectWriter, retry: RetryPolicy, what: str, bucket: str = ""
+    ) -> None:
         self._writer = writer
         self._retry = retry
         self._what = what
+        self._bucket = bucket
+        self._written: list[tuple[str, int]] = []  # (key, bytes) of the last write
 
     def write_batch(self, items: list[EventBatch]) -> None:
         objects = [obj for batch in items for obj in batch_objects(batch)]
         self._retry.call(
             lambda: self._writer.put_all(objects, content_type=CONTENT_TYPE), self._what
         )
+        self._written = [(key, len(data)) for key, data in objects]
+
+    def stored(self, items: list[EventBatch]) -> StoredBatch:
+        """The container files of the last write (``connectors.storage_ops``)."""
+        keys = [key for key, _ in self._written]
+        nbytes = sum(size for _, size in self._written)
+        return stored_batch("s3", keys, items, rows=len(keys), nbytes=nbytes, bucket=self._bucket)
 
     def close(self) -> None:
         self._writer.close()
@@ -119,4 +131,4 @@ class EventBatchS3Sink(DynamicSink[EventBatch]):
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _S3Partition:
         retry = RetryPolicy(self._settings.sink_outage_budget_s)
         what = f"sink {step_id} partition {worker_index}"
-        return _S3Partition(s3.sink_writer(self._settings), retry, what)
+        return _S3Partition(s3.sink_writer(self._settings), retry, what, self._settings.s3_bucket)

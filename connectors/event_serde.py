@@ -6,40 +6,35 @@ free-form dicts (``pitchData``, ``hitData``, ``review``) are typed records whose
 are all optional plus an ``extra`` JSON string holding whatever the record does not
 model, so a dict round-trips exactly whatever MLB adds.
 
-Framing (``connectors.avro_serde``): Avro single-object encoding when no Schema Registry
-is configured (the local stack), the Confluent wire format when ``schema_registry_url``
-is set, the schema registered under subject ``<topic>-value``. Readers accept both, and
-also every released version of the schema (``schemas/released/``).
+Framing: chosen for every topic alike by ``connectors.topic_codecs`` (Avro single-object
+encoding when no Schema Registry is configured, the Confluent wire format when
+``schema_registry_url`` is set, the schema registered under subject ``<topic>-value``).
+Readers accept both, and also every released version of the schema
+(``schemas/released/``).
 
 Exceptions::
 
     SerdeError (ValueError, connectors.avro_serde)  a value that is not an event of the topic
     ├── UnknownFramingError / UnknownSchemaError / MalformedRecordError
     └── UnknownTopicError                           not an event topic
-    SchemaRegistryError (RuntimeError)            the registry refused or is unreachable
+    SchemaRegistryError (RuntimeError, connectors.schema_registry)  the registry refused
+                                                  or is unreachable
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
-import httpx
 import msgspec
 import orjson
 
-from connectors.avro_serde import (
-    SCHEMAS_DIR,
-    AvroCodec,
-    MalformedRecordError,
-    SerdeError,
-    load_schema,
-)
+from connectors.avro_serde import MalformedRecordError, SerdeError, load_schema, released_schemas
+from connectors.schema_registry import RegistryClient, SchemaIds, SchemaRegistryError
+from connectors.topic_codecs import TopicCodecs, topic_codecs
 from flows.game.events import Event, Retraction
 from mlbsts import topics
-from mlbsts.settings import get_settings
 
 __all__ = [
     "KIND_OF_TOPIC",
@@ -74,64 +69,13 @@ class UnknownTopicError(SerdeError):
     """The topic is not one of the event topics."""
 
 
-class SchemaRegistryError(RuntimeError):
-    """Broken infrastructure: the Schema Registry refused a request or is unreachable."""
-
-
-class SchemaIds(Protocol):
-    """Where Confluent schema ids come from (a Schema Registry)."""
-
-    def id_for(self, subject: str, schema: Mapping[str, Any]) -> int: ...
-
-    def schema_by_id(self, schema_id: int) -> dict[str, Any]: ...
-
-
-class RegistrySchemaIds:
-    """Schema ids from a Confluent Schema Registry (registers the schema if it is new).
-
-    ``confluent_kafka.schema_registry`` is imported only here (~0.3 s, authlib): a
-    process without a registry configured never loads it.
-    """
-
-    def __init__(self, url: str) -> None:
-        from confluent_kafka.schema_registry import SchemaRegistryClient  # noqa: PLC0415
-
-        self._url = url
-        self._client = SchemaRegistryClient({"url": url})
-
-    def id_for(self, subject: str, schema: Mapping[str, Any]) -> int:
-        from confluent_kafka.schema_registry import Schema  # noqa: PLC0415
-        from confluent_kafka.schema_registry.error import (  # noqa: PLC0415
-            SchemaRegistryError as Refused,
-        )
-
-        try:
-            return int(self._client.register_schema(subject, Schema(json.dumps(schema), "AVRO")))
-        except (Refused, httpx.HTTPError) as e:
-            raise SchemaRegistryError(f"{self._url}: subject {subject}: register: {e}") from e
-
-    def schema_by_id(self, schema_id: int) -> dict[str, Any]:
-        from confluent_kafka.schema_registry.error import (  # noqa: PLC0415
-            SchemaRegistryError as Refused,
-        )
-
-        try:
-            found: dict[str, Any] = json.loads(self._client.get_schema(schema_id).schema_str)
-        except (Refused, httpx.HTTPError) as e:
-            raise SchemaRegistryError(f"{self._url}: schema id {schema_id}: lookup: {e}") from e
-        return found
+#: the registry client under its former name (``connectors.schema_registry``)
+RegistrySchemaIds = RegistryClient
 
 
 def event_schema(kind: str) -> dict[str, Any]:
     """The current value schema of the topic of ``kind`` (``schemas/events_<kind>.avsc``)."""
     return load_schema(f"events_{kind}")
-
-
-def released_schemas(name: str) -> tuple[dict[str, Any], ...]:
-    """The released versions ``schemas/released/<name>.v<N>.avsc``, oldest first."""
-    paths = (SCHEMAS_DIR / "released").glob(f"{name}.v*.avsc")
-    versioned = sorted((int(p.name.removesuffix(".avsc").rsplit(".v", 1)[1]), p) for p in paths)
-    return tuple(json.loads(p.read_text()) for _, p in versioned)
 
 
 def event_kind(event: Event) -> str:
@@ -255,44 +199,35 @@ def _dict_from_avro(value: Mapping[str, Any], record: Mapping[str, Any]) -> dict
 class EventSerde:
     """Encodes events to their topic's value and decodes values of the event topics.
 
-    With ``schema_ids`` (a Schema Registry) values are Confluent-framed, the schema id
-    registered or looked up under ``<topic>-value`` on first use of the topic.
+    Through ``TopicCodecs`` (``connectors.topic_codecs``): with ``schema_ids`` (a Schema
+    Registry) values are Confluent-framed, the schema id registered or looked up under
+    ``<topic>-value`` on first use of the topic; without, single-object encoded.
     """
 
     def __init__(self, schema_ids: SchemaIds | None = None) -> None:
-        self._schema_ids = schema_ids
-        self._writers: dict[str, AvroCodec] = {}
-        self._readers: dict[str, AvroCodec] = {}
+        self._codecs = TopicCodecs(schema_ids)
+
+    @classmethod
+    def of(cls, codecs: TopicCodecs) -> EventSerde:
+        """An ``EventSerde`` sharing ``codecs`` (and so its registry client)."""
+        serde = cls()
+        serde._codecs = codecs
+        return serde
 
     def encode(self, event: Event) -> bytes:
-        kind = event_kind(event)
-        writer = self._writers.get(kind)
-        if writer is None:
-            schema = event_schema(kind)
-            schema_id = None
-            if self._schema_ids is not None:
-                schema_id = self._schema_ids.id_for(f"{_TOPIC_OF_KIND[kind]}-value", schema)
-            writer = self._writers[kind] = AvroCodec(schema, schema_id=schema_id)
-        return writer.encode(avro_record(event))
+        topic = _TOPIC_OF_KIND[event_kind(event)]
+        return self._codecs.encoder(topic).encode(avro_record(event))
 
     def decode(self, topic: str, value: bytes) -> Event:
         kind = KIND_OF_TOPIC.get(topic)
         if kind is None:
             raise UnknownTopicError(f"{topic} is not an event topic")
-        reader = self._readers.get(kind)
-        if reader is None:
-            reader = self._readers[kind] = AvroCodec(
-                event_schema(kind),
-                history=released_schemas(f"events_{kind}"),
-                schema_by_id=None if self._schema_ids is None else self._schema_ids.schema_by_id,
-            )
-        return event_of_record(kind, reader.decode(value))
+        return event_of_record(kind, self._codecs.decoder(f"events_{kind}").decode(value))
 
 
 @lru_cache(maxsize=1)
 def _default_serde() -> EventSerde:
-    url = get_settings().schema_registry_url
-    return EventSerde(RegistrySchemaIds(url) if url else None)
+    return EventSerde.of(topic_codecs())
 
 
 def encode_event_value(event: Event) -> bytes:

@@ -49,6 +49,7 @@ from connectors.pg_game_rows import (
 from connectors.pg_upsert import Conn, stager, upsert
 from connectors.rejects import Rejects, raise_rejected, reject_snapshot
 from connectors.sink_retry import RetryPolicy
+from connectors.storage_ops import StoredBatch, stored_batch
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.envelope import parse_feed_timestamp
 from flows.game.feed_views import GameTablesView, decode_game_tables_view
@@ -137,9 +138,14 @@ class _GamePartition(StatelessSinkPartition[AcceptedSnapshot]):
         self._reject = reject_snapshot(rejects)
         self._retry = RetryPolicy(limits.outage_budget_s)
         self._what = what
+        self._written: list[AcceptedSnapshot] = []  # the snapshots of the last write
 
     def write_batch(self, items: list[AcceptedSnapshot]) -> None:
         self._retry.call(lambda: self._write(items), self._what)
+
+    def stored(self, items: list[AcceptedSnapshot]) -> StoredBatch:
+        """The snapshots the last write applied (``connectors.storage_ops``); rows: snapshots."""
+        return stored_batch("postgres", [t.name for t in GAME_TABLES], self._written)
 
     def _write(self, items: list[AcceptedSnapshot]) -> None:
         built: list[tuple[AcceptedSnapshot, SnapshotRows, str]] = []
@@ -165,6 +171,7 @@ class _GamePartition(StatelessSinkPartition[AcceptedSnapshot]):
         def reject(entry: tuple[AcceptedSnapshot, SnapshotRows, str], error: Exception) -> None:
             self._reject(entry[0], error)
 
+        self._written = [entry[0] for entry in built]
         if built:
             postgres.write_or_reject(self._session, built, write, reject)
 

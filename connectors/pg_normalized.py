@@ -41,6 +41,7 @@ from connectors.pg_rows import (
 from connectors.pg_upsert import Conn, Table, stager, upsert
 from connectors.rejects import Rejects, raise_rejected, reject_batch
 from connectors.sink_retry import RetryPolicy
+from connectors.storage_ops import StoredBatch, stored_batch
 from flows.game.batches import EventBatch
 from flows.game.events import Event
 
@@ -98,6 +99,12 @@ class _EventsPartition(StatelessSinkPartition[EventBatch]):
             lambda: postgres.write_or_reject(self._session, batches, _write_batches, self._reject),
             self._what,
         )
+
+    def stored(self, items: list[EventBatch]) -> StoredBatch:
+        """The event tables written (``connectors.storage_ops``); rows: events."""
+        events = [event for batch in items for event in batch.events]
+        tables = {t.name for e in events if (t := table_of_event_id(e.event_id)) is not None}
+        return stored_batch("postgres", tables, items, rows=len(events))
 
     def close(self) -> None:
         self._session.close()

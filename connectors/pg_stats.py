@@ -34,6 +34,7 @@ from connectors.rejects import (
     reject_window_stats,
 )
 from connectors.sink_retry import RetryPolicy
+from connectors.storage_ops import StoredBatch, stored_batch
 from flows.game.newest import newest_per_key
 from flows.stats.live_box import LiveStats
 from flows.stats.pitchers import PitcherStats
@@ -177,8 +178,10 @@ class _WritePartition(StatelessSinkPartition[T]):
         write: Callable[[Connection, Sequence[T]], None],
         reject: Callable[[T, Exception], None],
         what: str,
+        table: str = "",
     ) -> None:
         self._session = Session(dsn, limits)
+        self._table = table
         self._retry = RetryPolicy(limits.outage_budget_s)
         self._write = write
         self._reject = reject
@@ -188,6 +191,10 @@ class _WritePartition(StatelessSinkPartition[T]):
         self._retry.call(
             lambda: write_or_reject(self._session, items, self._write, self._reject), self._what
         )
+
+    def stored(self, items: list[T]) -> StoredBatch:
+        """The table written (``connectors.storage_ops``)."""
+        return stored_batch("postgres", [self._table], items)
 
     def close(self) -> None:
         self._session.close()
@@ -200,15 +207,19 @@ class _StatsSink(DynamicSink[T]):
         write: Callable[[Connection, Sequence[T]], None],
         reject: Callable[[T, Exception], None],
         limits: PgLimits | None,
+        table: str = "",
     ) -> None:
         self._dsn = dsn
+        self._table = table
         self._write = write
         self._reject = reject
         self._limits = limits or PgLimits()
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _WritePartition[T]:
         what = f"sink {step_id} partition {worker_index}"
-        return _WritePartition(self._dsn, self._limits, self._write, self._reject, what)
+        return _WritePartition(
+            self._dsn, self._limits, self._write, self._reject, what, self._table
+        )
 
 
 class PgLiveStatsSink(_StatsSink[LiveStats]):
@@ -218,7 +229,9 @@ class PgLiveStatsSink(_StatsSink[LiveStats]):
     def __init__(
         self, dsn: str, rejects: Rejects = raise_rejected, *, limits: PgLimits | None = None
     ) -> None:
-        super().__init__(dsn, write_live_stats, reject_live_stats(rejects), limits)
+        super().__init__(
+            dsn, write_live_stats, reject_live_stats(rejects), limits, "live_box_scores"
+        )
 
 
 class PgWindowStatsSink(_StatsSink[WindowStats]):
@@ -228,7 +241,9 @@ class PgWindowStatsSink(_StatsSink[WindowStats]):
     def __init__(
         self, dsn: str, rejects: Rejects = raise_rejected, *, limits: PgLimits | None = None
     ) -> None:
-        super().__init__(dsn, write_window_stats, reject_window_stats(rejects), limits)
+        super().__init__(
+            dsn, write_window_stats, reject_window_stats(rejects), limits, "stats_windows"
+        )
 
 
 class PgPitcherStatsSink(_StatsSink[PitcherStats]):
@@ -238,4 +253,6 @@ class PgPitcherStatsSink(_StatsSink[PitcherStats]):
     def __init__(
         self, dsn: str, rejects: Rejects = raise_rejected, *, limits: PgLimits | None = None
     ) -> None:
-        super().__init__(dsn, write_pitcher_stats, reject_pitcher_stats(rejects), limits)
+        super().__init__(
+            dsn, write_pitcher_stats, reject_pitcher_stats(rejects), limits, "pitcher_live_stats"
+        )

@@ -29,6 +29,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from connectors import postgres, s3
 from connectors.rejects import Rejects, raise_rejected, reject_snapshot
 from connectors.sink_retry import RetryPolicy
+from connectors.storage_ops import StoredBatch, stored_batch
 from flows.game.accepted import AcceptedSnapshot
 from mlbsts.settings import Settings
 
@@ -70,6 +71,12 @@ class _PostgresPartition(StatelessSinkPartition[AcceptedSnapshot]):
             self._what,
         )
 
+    def stored(self, items: list[AcceptedSnapshot]) -> StoredBatch:
+        """The rows written (``connectors.storage_ops``); bytes: their JSON payloads."""
+        stamped = [i for i in items if i.envelope.feed_timestamp is not None]
+        nbytes = sum(len(i.payload_json) for i in stamped)
+        return stored_batch("postgres", ["raw_game_snapshots"], stamped, nbytes=nbytes)
+
     def close(self) -> None:
         self._session.close()
 
@@ -96,16 +103,27 @@ class RawPostgresSink(DynamicSink[AcceptedSnapshot]):
 
 
 class _S3Partition(StatelessSinkPartition[AcceptedSnapshot]):
-    def __init__(self, writer: s3.ObjectWriter, retry: RetryPolicy, what: str) -> None:
+    def __init__(
+        self, writer: s3.ObjectWriter, retry: RetryPolicy, what: str, bucket: str = ""
+    ) -> None:
         self._writer = writer
         self._retry = retry
         self._what = what
+        self._bucket = bucket
+        self._written: list[tuple[str, int]] = []  # (key, bytes) of the last write
 
     def write_batch(self, items: list[AcceptedSnapshot]) -> None:
         objects = [(s3_key_of(i), i.envelope.payload_gzip()) for i in items]
         self._retry.call(
             lambda: self._writer.put_all(objects, content_type="application/gzip"), self._what
         )
+        self._written = [(key, len(data)) for key, data in objects]
+
+    def stored(self, items: list[AcceptedSnapshot]) -> StoredBatch:
+        """The objects of the last write (``connectors.storage_ops``)."""
+        keys = [key for key, _ in self._written]
+        nbytes = sum(size for _, size in self._written)
+        return stored_batch("s3", keys, items, rows=len(keys), nbytes=nbytes, bucket=self._bucket)
 
     def close(self) -> None:
         self._writer.close()
@@ -121,4 +139,4 @@ class RawS3Sink(DynamicSink[AcceptedSnapshot]):
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _S3Partition:
         retry = RetryPolicy(self._settings.sink_outage_budget_s)
         what = f"sink {step_id} partition {worker_index}"
-        return _S3Partition(s3.sink_writer(self._settings), retry, what)
+        return _S3Partition(s3.sink_writer(self._settings), retry, what, self._settings.s3_bucket)

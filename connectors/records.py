@@ -1,7 +1,8 @@
 """Flow outputs as log records: each event to its topic, dead letters to the DLQ, keyed by gamePk.
 
 Events are Avro (``schemas/events_<kind>.avsc``, ``connectors.event_serde``); dead letters
-are Avro (``schemas/dead_letter.avsc``). A record the broker refused for its data becomes a
+are Avro (``schemas/dead_letter.avsc``); both framed as every topic is
+(``connectors.topic_codecs``). A record the broker refused for its data becomes a
 small ``kafka_rejected`` dead letter (``rejected_letter``): where it was going, its key,
 size and the error, never the bytes that were the problem.
 """
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 
 import msgspec
 
-from connectors.avro_serde import AvroCodec, SerdeError, load_schema
-from connectors.event_serde import encode_event_value, event_kind, released_schemas
+from connectors.avro_serde import AvroCodec, SerdeError
+from connectors.event_serde import encode_event_value, event_kind
+from connectors.topic_codecs import value_decoder, value_encoder
 from flows.game.dead_letters import DeadLetter, ErrorClass
 from flows.game.events import Event
 from mlbsts import topics
@@ -62,9 +63,9 @@ def event_record(event: Event) -> OutRecord:
     )
 
 
-@lru_cache(maxsize=1)
 def _dead_letter_codec() -> AvroCodec:
-    return AvroCodec(load_schema("dead_letter"), history=released_schemas("dead_letter"))
+    """The decoder of dead letters (every released version, either framing)."""
+    return value_decoder("dead_letter")
 
 
 def dead_letter_record(letter: DeadLetter) -> OutRecord:
@@ -72,7 +73,7 @@ def dead_letter_record(letter: DeadLetter) -> OutRecord:
     """``letter`` on the DLQ, with its stable ``letter_id`` (``flows.game.dead_letters``)."""
     key = str(letter.gamePk).encode() if letter.gamePk is not None else letter.original_key
     fields = {**msgspec.structs.asdict(letter), "letter_id": letter.letter_id}
-    value = _dead_letter_codec().encode(fields)
+    value = value_encoder(topics.DLQ_GAME_SNAPSHOTS).encode(fields)
     return OutRecord(topic=topics.DLQ_GAME_SNAPSHOTS, key=key, value=value)
 
 

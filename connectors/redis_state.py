@@ -42,6 +42,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from connectors.redis_catchup import LiveStateWriter, Rejects, StoreUnavailableError
+from connectors.storage_ops import StoredBatch, stored_batch
 from flows.game.newest import newest_per_key
 from flows.stats.live_box import LiveStats
 from mlbsts.settings import Settings
@@ -198,6 +199,15 @@ class _RedisLivePartition(StatelessSinkPartition[LiveStats]):
     def write_batch(self, items: list[LiveStats]) -> None:
         with self._lock:
             self._writer.write(newest_per_key(items, lambda s: s.gamePk).values())
+
+    def stored(self, items: list[LiveStats]) -> StoredBatch:
+        """The games' keys Redis now holds (``connectors.storage_ops``): those of the batch
+        not still pending (Redis away); rows: games."""
+        with self._lock:
+            pending = set(self._writer.pending_games)
+        fresh = [s for s in items if s.gamePk not in pending]
+        done = list(newest_per_key(fresh, lambda s: s.gamePk).values())
+        return stored_batch("redis", [game_key(s.gamePk) for s in done], done)
 
     def _catch_up(self) -> None:
         while not self._stop.wait(self._every):

@@ -12,7 +12,7 @@ another name (a replay's private topic, a test's) decodes too:
 
 Bad data is a value: a record that does not decode is a :class:`Decoded` with ``error``
 set, and the caller goes on. A Schema Registry that is configured but unreachable is
-broken infrastructure: ``SchemaRegistryError`` (``connectors.event_serde``) propagates.
+broken infrastructure: ``SchemaRegistryError`` (``connectors.schema_registry``) propagates.
 
 The values are what the schema holds, with two changes that keep a line readable: bytes
 fields (the envelope's gzip ``payload``, a dead letter's ``original_value``) are given as
@@ -41,8 +41,10 @@ from connectors.avro_serde import (
     SerdeError,
     fingerprint,
     load_schema,
+    released_schemas,
 )
-from connectors.event_serde import event_of_record, released_schemas
+from connectors.event_serde import event_of_record
+from connectors.topic_codecs import SCHEMA_OF_TOPIC
 from mlbsts import topics
 
 __all__ = [
@@ -57,23 +59,14 @@ __all__ = [
 
 Framing = Literal["single-object", "confluent", "json", "none", "unknown"]
 
-SCHEMA_OF_TOPIC: Final[dict[str, str | None]] = {
-    topics.RAW_GAME_SNAPSHOTS: "game_snapshot_envelope",
-    topics.RAW_SCHEDULES: None,  # JSON as MLB sent it
-    topics.DLQ_GAME_SNAPSHOTS: "dead_letter",
-    topics.EVENTS_PITCH: "events_pitch",
-    topics.EVENTS_PLAY: "events_play",
-    topics.EVENTS_RUNNER: "events_runner",
-    topics.EVENTS_GAME: "events_game",
-    topics.STATS_LIVE: "live_stats",
-    topics.STATS_WINDOWS: "window_stats",
-}
 _AVRO_SCHEMAS: Final = tuple(name for name in SCHEMA_OF_TOPIC.values() if name is not None)
 _EVENTS_PREFIX: Final = "events_"
 _KIND_OF_SCHEMA: Final = {
     "game_snapshot_envelope": "snapshot",
     "dead_letter": "dead_letter",
     "window_stats": "window",
+    "system_health": "health",
+    "storage_ops": "storage_op",
 }
 
 
@@ -117,8 +110,9 @@ class Decoded:
 
     ``kind`` is the record's own kind: an event's tag (``pitch``, ``play``, ``runner``,
     ``game``, ``retraction``), a ``mlb.stats.live`` record's ``kind`` (``game`` or
-    ``pitcher``), else ``snapshot``, ``dead_letter``, ``window``, ``schedule``, ``json``,
-    ``tombstone`` (no value) or ``undecodable`` (``error`` says why).
+    ``pitcher``), else ``snapshot``, ``dead_letter``, ``window``, ``health``,
+    ``storage_op``, ``schedule``, ``json``, ``tombstone`` (no value) or ``undecodable``
+    (``error`` says why).
     """
 
     kind: str

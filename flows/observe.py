@@ -27,6 +27,7 @@ from connectors import s3
 from connectors.event_serde import event_kind
 from connectors.kafka_io import admin_config, consumer_config
 from connectors.observed_source import LagWatcher
+from connectors.ops_topics import start_ops_topics
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.batches import EventBatch
 from flows.game.dead_letters import DeadLetter, ErrorClass
@@ -52,7 +53,7 @@ from mlbsts.telemetry.readiness import (
     redis_check,
     s3_check,
 )
-from mlbsts.telemetry.setup import setup_telemetry
+from mlbsts.telemetry.setup import VERSION, setup_telemetry
 
 __all__ = [
     "count_events",
@@ -154,6 +155,8 @@ def start_worker_telemetry(settings: Settings) -> None:
     RECORDER.observe(GAMES_IN_STATE, TALLY.games)
     RECORDER.observe(STATE_BYTES, TALLY.size)
     LagWatcher(consumer_config(settings)).start()
+    # mlb.storage.ops (committed sink batches) and mlb.system.health (the probes below)
+    start_ops_topics(settings, "worker", telemetry.verdicts, version=VERSION)
     if settings.worker_telemetry_port == 0:
         return
     probe_s3 = s3.client(settings, retries=False, timeout=TIMEOUT_S)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
 
 import bytewax.operators as op
@@ -40,9 +40,10 @@ import orjson
 from bytewax.dataflow import Stream
 from bytewax.operators import StatefulLogic
 
-from connectors.avro_serde import AvroCodec, load_schema
+from connectors.avro_serde import AvroCodec
 from connectors.kafka_io import OutRecord
 from connectors.records import dead_letter_record
+from connectors.topic_codecs import value_encoder
 from flows.game.batches import EventBatch
 from flows.game.dead_letters import DeadLetter, ErrorClass
 from flows.game.release import DEFAULT_GRACE, DEFAULT_MAX_IDLE, Released
@@ -222,14 +223,14 @@ def late_letter(
 # --- log records --------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
 def _live_codec() -> AvroCodec:
-    return AvroCodec(load_schema("live_stats"))
+    """The encoder of ``mlb.stats.live`` (framing: ``connectors.topic_codecs``)."""
+    return value_encoder(topics.STATS_LIVE)
 
 
-@lru_cache(maxsize=1)
 def _window_codec() -> AvroCodec:
-    return AvroCodec(load_schema("window_stats"))
+    """The encoder of ``mlb.stats.windows`` (framing: ``connectors.topic_codecs``)."""
+    return value_encoder(topics.STATS_WINDOWS)
 
 
 def live_value(stats: LiveStats) -> dict[str, Any]:

@@ -9,7 +9,8 @@
   (``mlbsts_data_age_seconds{stage="published"}``);
 - ``start_ingest_telemetry``: the process's set-up and ``/metrics``, ``/livez`` (the loop
   turns, ``mlbsts.telemetry.progress.POLLER``), ``/readyz`` (Kafka required; Redis, the
-  schedule cache, reported) on ``MLBSTS_INGEST_TELEMETRY_PORT``.
+  schedule cache, reported) on ``MLBSTS_INGEST_TELEMETRY_PORT``; the same verdicts every
+  ``MLBSTS_HEALTH_TOPIC_EVERY_S`` on ``mlb.system.health`` (``connectors.ops_topics``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from connectors.kafka_io import admin_config
+from connectors.ops_topics import start_ops_topics
 from ingest.policy import GameTrack, Phase
 from mlbsts.settings import Settings
 from mlbsts.telemetry.catalogue import CORRECTION_POLLS, POLLS
@@ -27,7 +29,7 @@ from mlbsts.telemetry.logs import log_fields
 from mlbsts.telemetry.metrics import RECORDER, record_age
 from mlbsts.telemetry.progress import POLLER
 from mlbsts.telemetry.readiness import Readiness, kafka_check, redis_check
-from mlbsts.telemetry.setup import Telemetry, setup_telemetry
+from mlbsts.telemetry.setup import VERSION, Telemetry, setup_telemetry
 from mlbsts.telemetry.tracing import kafka_headers, tracer
 
 __all__ = [
@@ -87,6 +89,8 @@ def start_ingest_telemetry(settings: Settings, snapshots_topic: str) -> Telemetr
     # at 0 from the start: exported before the first correction poll, and an alert or
     # panel sees the first one as an increase
     RECORDER.add(CORRECTION_POLLS, 0)
+    # its health on mlb.system.health, from the probes given to serve below
+    start_ops_topics(settings, "ingest", telemetry.verdicts, version=VERSION)
     if settings.ingest_telemetry_port == 0:
         return telemetry
     checks = {

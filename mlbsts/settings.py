@@ -61,6 +61,21 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr = Field(SecretStr("mlbsts-secret-key"), description="S3 secret key")
     s3_bucket: str = Field("mlbsts", description="bucket for raw snapshots and event batches")
     s3_secure: bool = Field(False, description="use https for S3")
+    schema_registry_timeout_s: float = Field(
+        10.0, gt=0, description="longest wait for one Schema Registry request"
+    )
+    schema_registry_compatibility: Literal[
+        "BACKWARD",
+        "BACKWARD_TRANSITIVE",
+        "FORWARD",
+        "FORWARD_TRANSITIVE",
+        "FULL",
+        "FULL_TRANSITIVE",
+        "NONE",
+    ] = Field(
+        "BACKWARD",
+        description="compatibility level `mlbsts init` sets on every subject of the registry",
+    )
     s3_region: str = Field("us-east-1", description="S3 region")
     # tables
     postgres_dsn: SecretStr = Field(
@@ -220,6 +235,12 @@ class Settings(BaseSettings):
         Path("../shared/data"), description="recorded MLB Stats API responses (read only)"
     )
 
+    storage_ops_enabled: bool = Field(
+        True, description="the worker publishes each committed sink batch on mlb.storage.ops"
+    )
+    health_topic_every_s: float = Field(
+        30.0, ge=0, description="each process publishes its health on mlb.system.health; 0: off"
+    )
     @field_validator("kafka_ssl_ca_location")
     @classmethod
     def _absolute_or_none(cls, value: Path | None) -> Path | None:

@@ -15,6 +15,8 @@ EVENTS_RUNNER: Final = "mlb.events.runner"
 EVENTS_GAME: Final = "mlb.events.game"
 STATS_LIVE: Final = "mlb.stats.live"
 STATS_WINDOWS: Final = "mlb.stats.windows"
+SYSTEM_HEALTH: Final = "mlb.system.health"
+STORAGE_OPS: Final = "mlb.storage.ops"
 
 ALL_TOPICS: Final = (
     RAW_GAME_SNAPSHOTS,
@@ -26,4 +28,6 @@ ALL_TOPICS: Final = (
     EVENTS_GAME,
     STATS_LIVE,
     STATS_WINDOWS,
+    SYSTEM_HEALTH,
+    STORAGE_OPS,
 )

@@ -75,15 +75,15 @@ def _print_records(
     connect_timeout: float,
 ) -> None:
     """Follow, decode, filter and print until the limit or Ctrl-C; exit 1 on broken brokers."""
-    from connectors.event_serde import RegistrySchemaIds
     from connectors.kafka_follow import FollowError, follow
+    from connectors.topic_codecs import registry_client
     from connectors.topic_decode import TopicDecoder
     from mlbsts.record_lines import json_line, readable_line
     from mlbsts.settings import get_settings
 
     settings = get_settings()
-    registry = settings.schema_registry_url
-    decoder = TopicDecoder(RegistrySchemaIds(registry).schema_by_id if registry else None)
+    registry = registry_client(settings)  # bounded by schema_registry_timeout_s
+    decoder = TopicDecoder(registry.schema_by_id if registry is not None else None)
     line = json_line if as_json else readable_line
     where: str = begin.where
     if begin.since_ms is not None:

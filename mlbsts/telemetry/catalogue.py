@@ -127,6 +127,12 @@ CORRECTION_POLLS = MetricSpec(
 POLLER_TICK = MetricSpec(
     "mlbsts_poller_tick_timestamp_seconds", "gauge", "unix time of the poller loop's last turn"
 )
+OPS_RECORDS = MetricSpec(
+    "mlbsts_ops_records_total",
+    "counter",
+    "records of mlb.system.health and mlb.storage.ops, by topic and outcome (published, dropped)",
+    ("topic", "outcome"),
+)
 
 CATALOGUE: tuple[MetricSpec, ...] = (
     UP,
@@ -149,4 +155,5 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     RATE_LIMIT_WAIT,
     CORRECTION_POLLS,
     POLLER_TICK,
+    OPS_RECORDS,
 )

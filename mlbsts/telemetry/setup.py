@@ -13,7 +13,8 @@
   and are logged either way, ``mlbsts.telemetry.tracing``);
 - ``Telemetry.serve``: the process's ``/metrics``, ``/livez``, ``/readyz``
   (``mlbsts.telemetry.server``); a port already taken is logged and skipped, so a second
-  worker on one machine still runs.
+  worker on one machine still runs. ``Telemetry.verdicts`` asks the same probes (the
+  health reports on ``mlb.system.health``, ``connectors.ops_topics``).
 
 What is recorded is in ``mlbsts.telemetry.catalogue`` (and docs/operating.md); it is
 recorded through ``mlbsts.telemetry.metrics.RECORDER``.
@@ -36,6 +37,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
 from mlbsts.settings import Settings
 from mlbsts.telemetry.catalogue import BUILD_INFO, UP
+from mlbsts.telemetry.health import Verdict
 from mlbsts.telemetry.logs import Redactor, installed_level, secrets_of, setup_logging
 from mlbsts.telemetry.metrics import RECORDER
 from mlbsts.telemetry.server import HealthServer, Probe
@@ -68,10 +70,18 @@ class Telemetry:
     tracer_provider: TracerProvider
     redact: Redactor
     server: HealthServer | None = None
+    liveness: Probe | None = None
+    readiness: Probe | None = None
+
+    def verdicts(self) -> tuple[Verdict, Verdict]:
+        """(liveness, readiness) now, from the probes given to ``serve`` ("no check"
+        before); a probe that raises is a failing one."""
+        return _ask(self.liveness), _ask(self.readiness)
 
     def serve(self, host: str, port: int, *, liveness: Probe, readiness: Probe) -> int | None:
         """Start ``/metrics``, ``/livez``, ``/readyz`` on ``host:port``; the port bound, or
         ``None`` (port 0 in the settings means none; a taken port is logged)."""
+        self.liveness, self.readiness = liveness, readiness
         if self.server is not None:
             self.server.liveness, self.server.readiness = liveness, readiness
             return self.server.port
@@ -89,6 +99,16 @@ class Telemetry:
     def exposition(self) -> bytes:
         """The Prometheus text of this process's registry (for a server of its own)."""
         return generate_latest(self.registry)
+
+
+def _ask(probe: Probe | None) -> Verdict:
+    if probe is None:
+        return Verdict(True, "no check")
+    try:
+        return probe()
+    except Exception as e:  # a broken probe is a failing one
+        log.exception("health probe failed")
+        return Verdict(False, f"probe failed: {type(e).__name__}")
 
 
 _CURRENT: Telemetry | None = None

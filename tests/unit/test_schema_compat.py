@@ -1,8 +1,12 @@
 """Backward compatibility of every topic schema with its released versions (schemas/README.md).
 
 The rule: data written with any released version ``schemas/released/<name>.v<N>.avsc``
-must be readable by the current ``schemas/<name>.avsc`` (Avro schema resolution), and the
-current codec must find an old writer schema by its single-object fingerprint.
+must be readable by the current ``schemas/<name>.avsc``. Checked twice: on the schemas
+themselves by the rules of Avro schema resolution (``connectors.schema_compat``, what a
+Schema Registry's ``BACKWARD`` level checks), and on data (random records written with the
+old schema, read with the new one by fastavro). The current codec must also find an old
+writer schema by its single-object fingerprint. Tests below show each check fails on an
+incompatible change, and the directory check fails on a schemas folder holding one.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from connectors.avro_serde import (
     fingerprint,
     load_schema,
 )
+from connectors.schema_compat import incompatibilities, is_backward_compatible
 
 pytestmark = pytest.mark.unit
 
@@ -34,12 +39,25 @@ RELEASED_DIR = SCHEMAS_DIR / "released"
 SAMPLES = 300
 
 
-def _current_names() -> list[str]:
-    return sorted(p.name.removesuffix(".avsc") for p in SCHEMAS_DIR.glob("*.avsc"))
+def _current_names(directory: Path = SCHEMAS_DIR) -> list[str]:
+    return sorted(p.name.removesuffix(".avsc") for p in directory.glob("*.avsc"))
 
 
-def _released() -> list[Path]:
-    return sorted(RELEASED_DIR.glob("*.v*.avsc"))
+def _released(directory: Path = SCHEMAS_DIR) -> list[Path]:
+    return sorted((directory / "released").glob("*.v*.avsc"))
+
+
+def schema_problems(directory: Path) -> list[str]:
+    """Every incompatibility between a current schema of ``directory`` and its released
+    versions: the previous release first (``BACKWARD``), then every older one (the log keeps
+    records of all of them)."""
+    problems = []
+    for path in sorted(_released(directory), key=lambda p: -_name_and_version(p)[1]):
+        name, version = _name_and_version(path)
+        current = load_schema(name, directory)
+        for why in incompatibilities(json.loads(path.read_text()), current):
+            problems.append(f"{name}.avsc cannot read {name}.v{version}: {why}")
+    return problems
 
 
 def _samples(schema: Mapping[str, Any], count: int = SAMPLES) -> Iterator[dict[str, Any]]:
@@ -84,6 +102,26 @@ def test_released_versions_are_numbered_from_one_without_gaps() -> None:
     for name, numbers in versions.items():
         assert sorted(numbers) == list(range(1, len(numbers) + 1)), name
         assert (SCHEMAS_DIR / f"{name}.avsc").is_file(), f"released {name} has no current schema"
+
+
+def test_every_schema_reads_its_previous_and_every_older_released_version() -> None:
+    assert schema_problems(SCHEMAS_DIR) == []
+
+
+def test_the_schema_check_fails_on_a_folder_with_an_incompatible_change(tmp_path: Path) -> None:
+    (tmp_path / "released").mkdir()
+    for name in ("events_pitch", "dead_letter"):
+        schema = load_schema(name)
+        (tmp_path / "released" / f"{name}.v1.avsc").write_text(json.dumps(schema))
+        (tmp_path / f"{name}.avsc").write_text(json.dumps(schema))
+    assert schema_problems(tmp_path) == []
+    changed = load_schema("events_pitch")
+    _pitch_branch(changed)["fields"].append({"name": "spinAxis", "type": "long"})
+    (tmp_path / "events_pitch.avsc").write_text(json.dumps(changed))
+    assert schema_problems(tmp_path) == [
+        "events_pitch.avsc cannot read events_pitch.v1: "
+        "event[PitchEvent].spinAxis: new field without a default"
+    ]
 
 
 @pytest.mark.parametrize("path", _released(), ids=lambda p: p.name)
@@ -156,3 +194,77 @@ def test_an_unreleased_writer_is_unknown_to_the_current_codec() -> None:
     )
     with pytest.raises(UnknownSchemaError):
         AvroCodec(old).decode(AvroCodec(new).encode(next(_samples(new, 1))))
+
+
+# -- the schema checker (connectors.schema_compat) on each kind of change -------------------
+
+R1: dict[str, Any] = {
+    "type": "record",
+    "name": "R",
+    "namespace": "t",
+    "fields": [
+        {"name": "a", "type": "int"},
+        {"name": "e", "type": {"type": "enum", "name": "E", "symbols": ["X", "Y"]}},
+        {"name": "u", "type": ["null", "string"], "default": None},
+        {"name": "m", "type": {"type": "map", "values": "long"}},
+    ],
+}
+
+
+def _with(change: dict[str, Any], *, add: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``R1`` with fields replaced by name (``change``) and one field added."""
+    new = copy.deepcopy(R1)
+    new["fields"] = [{**f, "type": change.get(f["name"], f["type"])} for f in new["fields"]]
+    if add is not None:
+        new["fields"].append(add)
+    return new
+
+
+@pytest.mark.parametrize(
+    ("new", "why"),
+    [
+        (_with({}, add={"name": "b", "type": "long"}), "b: new field without a default"),
+        (_with({"a": "string"}), "a: writer type int cannot be read as string"),
+        (_with({"a": "long"}, add={"name": "c", "type": "int"}), "c: new field without"),
+        (_with({"u": ["string", "long"]}), "u[null]: no branch of the reader union reads"),
+        (_with({"e": {"type": "enum", "name": "E", "symbols": ["X"]}}), "e: enum symbols ['Y']"),
+        (_with({"m": {"type": "map", "values": "int"}}), "m{}: writer type long cannot be"),
+        (_with({"e": {"type": "enum", "name": "F", "symbols": ["X", "Y"]}}), "e: writer t.E is"),
+    ],
+    ids=["new-field", "retyped", "promoted-and-new", "dropped-branch", "dropped-symbol",
+         "narrowed-map", "renamed-enum"],
+)  # fmt: skip
+def test_checker_refuses_an_incompatible_change(new: dict[str, Any], why: str) -> None:
+    problems = incompatibilities(R1, new)
+    assert len(problems) == 1 and problems[0].startswith(why), problems
+    assert not is_backward_compatible(new, R1)
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        _with({}, add={"name": "b", "type": ["null", "long"], "default": None}),
+        _with({"a": "long"}),  # int -> long: an Avro promotion
+        _with({"a": "double", "u": ["null", "string", "long"]}),  # a branch added
+        _with({"e": {"type": "enum", "name": "E", "symbols": ["X", "Y", "Z"]}}),
+        _with({"e": {"type": "enum", "name": "E", "symbols": ["X"], "default": "X"}}),
+        {**R1, "fields": R1["fields"][1:]},  # a field removed: old records still read
+    ],
+    ids=["new-field-with-default", "promotion", "branch-added", "symbol-added",
+         "enum-default", "field-removed"],
+)  # fmt: skip
+def test_checker_accepts_a_backward_compatible_change(new: dict[str, Any]) -> None:
+    assert incompatibilities(R1, new) == []
+
+
+def test_checker_follows_named_references_and_aliases() -> None:
+    old = load_schema("events_pitch")
+    renamed = copy.deepcopy(old)
+    gone = next(f for f in _pitch_branch(renamed)["fields"] if f["name"] == "gamePk")
+    assert "default" not in gone
+    gone["aliases"], gone["name"] = [gone["name"]], gone["name"] + "_v2"
+    assert incompatibilities(old, renamed) == []  # read through the alias
+    del gone["aliases"]
+    assert incompatibilities(old, renamed) == [
+        f"event[PitchEvent].{gone['name']}: new field without a default"
+    ]

@@ -53,6 +53,7 @@ CONTRACT = {
     "mlbsts_rate_limit_wait_seconds": "histogram",
     "mlbsts_correction_polls_total": "counter",
     "mlbsts_poller_tick_timestamp_seconds": "gauge",
+    "mlbsts_ops_records_total": "counter",
 }
 
 
