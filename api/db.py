@@ -9,6 +9,12 @@ and propagate (500).
 
 The pool opens in the background, so the API process starts, and ``/healthz`` answers,
 while PostgreSQL is down; requests get 503 until it is back.
+
+Versions (``mlbsts replay``, :mod:`mlbsts.versions`): each connection reads with
+``search_path = <readers' schema>, <the DSN's own schema>``, so once a version is promoted
+the API answers from its views (a schema that does not exist yet is skipped by
+PostgreSQL: before any promotion the live tables are read), and tables that have no
+version (``api_keys``) come from the DSN's schema.
 """
 
 from __future__ import annotations
@@ -39,8 +45,11 @@ Row = dict[str, Any]
 class Database:
     """The API's PostgreSQL pool; reads only."""
 
-    def __init__(self, dsn: str, *, size: int, timeout_s: float) -> None:
+    def __init__(
+        self, dsn: str, *, size: int, timeout_s: float, readers_schema: str | None = None
+    ) -> None:
         self.timeout_s = timeout_s
+        self._readers_schema = readers_schema
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
             dsn,
             min_size=1,
@@ -57,6 +66,11 @@ class Database:
         ms = str(int(self.timeout_s * 1000))
         await conn.execute("SELECT set_config('statement_timeout', %s, false)", (ms,))
         await conn.execute("SELECT set_config('application_name', 'mlbsts-api', false)")
+        if self._readers_schema is not None:
+            own = await (await conn.execute("SELECT current_schema()")).fetchone()
+            schemas = [self._readers_schema, *([str(own[0])] if own and own[0] else [])]
+            path = sql.SQL(", ").join(sql.Identifier(name) for name in schemas)
+            await conn.execute(sql.SQL("SET search_path TO {}").format(path))
 
     async def open(self) -> None:
         await self._pool.open(wait=False)

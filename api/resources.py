@@ -36,6 +36,7 @@ class Resources:
             settings.postgres_dsn.get_secret_value(),
             size=settings.api_pool_size,
             timeout_s=settings.api_timeout_s,
+            readers_schema=settings.pg_readers_schema,
         )
         self.redis = RedisIO(
             settings.redis_url, timeout_s=settings.api_timeout_s, prefix=settings.api_redis_prefix

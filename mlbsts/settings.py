@@ -55,12 +55,6 @@ class Settings(BaseSettings):
     schema_registry_url: str | None = Field(
         None, description="Confluent Schema Registry; unset: Avro single-object encoding"
     )
-    # objects
-    s3_endpoint: str = Field("127.0.0.1:18333", description="S3 server host:port")
-    s3_access_key: str = Field("mlbsts", description="S3 access key")
-    s3_secret_key: SecretStr = Field(SecretStr("mlbsts-secret-key"), description="S3 secret key")
-    s3_bucket: str = Field("mlbsts", description="bucket for raw snapshots and event batches")
-    s3_secure: bool = Field(False, description="use https for S3")
     schema_registry_timeout_s: float = Field(
         10.0, gt=0, description="longest wait for one Schema Registry request"
     )
@@ -82,6 +76,12 @@ class Settings(BaseSettings):
         SecretStr("postgresql://mlbsts:mlbsts@127.0.0.1:15432/mlbsts"),
         description="PostgreSQL connection string",
     )
+    # objects
+    s3_endpoint: str = Field("127.0.0.1:18333", description="S3 server host:port")
+    s3_access_key: str = Field("mlbsts", description="S3 access key")
+    s3_secret_key: SecretStr = Field(SecretStr("mlbsts-secret-key"), description="S3 secret key")
+    s3_bucket: str = Field("mlbsts", description="bucket for raw snapshots and event batches")
+    s3_secure: bool = Field(False, description="use https for S3")
     postgres_connect_timeout_s: float = Field(
         10.0, gt=0, description="longest wait to open a PostgreSQL connection"
     )
@@ -229,12 +229,6 @@ class Settings(BaseSettings):
         description="liveness fails after this long without progress: the worker with input "
         "to read, the poller's loop (keep it above sink_outage_budget_s)",
     )
-    # local
-    stack_dir: Path = Field(Path(".mlbsts"), description="data and logs of the embedded stack")
-    data_dir: Path = Field(
-        Path("../shared/data"), description="recorded MLB Stats API responses (read only)"
-    )
-
     storage_ops_enabled: bool = Field(
         True, description="the worker publishes each committed sink batch on mlb.storage.ops"
     )
@@ -247,6 +241,12 @@ class Settings(BaseSettings):
         return None if value is None else resolve(value)
 
     @field_validator("stack_dir", "data_dir")
+    # local
+    stack_dir: Path = Field(Path(".mlbsts"), description="data and logs of the embedded stack")
+    data_dir: Path = Field(
+        Path("../shared/data"), description="recorded MLB Stats API responses (read only)"
+    )
+
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return resolve(value)
@@ -273,6 +273,15 @@ def _port(host_port: str, *, default: int) -> int:
 
 
 @lru_cache(maxsize=1)
+    @property
+    def pg_readers_schema(self) -> str:
+        """The schema of the readers' views of the table versions (``mlbsts.versions``)."""
+        return self.pg_versions_prefix + READERS_SUFFIX
+
+
+#: ``<pg_versions_prefix>`` + this: the readers' schema (``mlbsts.versions``)
+READERS_SUFFIX = "_current"
+
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment."""
     return Settings()

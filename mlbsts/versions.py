@@ -43,6 +43,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from mlbsts.settings import READERS_SUFFIX
 from mlbsts.stack.migrations import apply_migrations
 
 __all__ = [
@@ -91,7 +92,6 @@ KEYS = {
 PROMOTED_VIEW = "promoted_version"
 _VERSION = re.compile(r"^v([2-9]|[1-9][0-9]+)$")
 _SCHEMA_PREFIX = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
-READERS_SUFFIX = "_current"
 
 
 class VersionError(ValueError):
