@@ -70,18 +70,18 @@ class Settings(BaseSettings):
         "BACKWARD",
         description="compatibility level `mlbsts init` sets on every subject of the registry",
     )
-    s3_region: str = Field("us-east-1", description="S3 region")
-    # tables
-    postgres_dsn: SecretStr = Field(
-        SecretStr("postgresql://mlbsts:mlbsts@127.0.0.1:15432/mlbsts"),
-        description="PostgreSQL connection string",
-    )
     # objects
     s3_endpoint: str = Field("127.0.0.1:18333", description="S3 server host:port")
     s3_access_key: str = Field("mlbsts", description="S3 access key")
     s3_secret_key: SecretStr = Field(SecretStr("mlbsts-secret-key"), description="S3 secret key")
     s3_bucket: str = Field("mlbsts", description="bucket for raw snapshots and event batches")
     s3_secure: bool = Field(False, description="use https for S3")
+    s3_region: str = Field("us-east-1", description="S3 region")
+    # tables
+    postgres_dsn: SecretStr = Field(
+        SecretStr("postgresql://mlbsts:mlbsts@127.0.0.1:15432/mlbsts"),
+        description="PostgreSQL connection string",
+    )
     postgres_connect_timeout_s: float = Field(
         10.0, gt=0, description="longest wait to open a PostgreSQL connection"
     )
@@ -235,18 +235,18 @@ class Settings(BaseSettings):
     health_topic_every_s: float = Field(
         30.0, ge=0, description="each process publishes its health on mlb.system.health; 0: off"
     )
-    @field_validator("kafka_ssl_ca_location")
-    @classmethod
-    def _absolute_or_none(cls, value: Path | None) -> Path | None:
-        return None if value is None else resolve(value)
-
-    @field_validator("stack_dir", "data_dir")
     # local
     stack_dir: Path = Field(Path(".mlbsts"), description="data and logs of the embedded stack")
     data_dir: Path = Field(
         Path("../shared/data"), description="recorded MLB Stats API responses (read only)"
     )
 
+    @field_validator("kafka_ssl_ca_location")
+    @classmethod
+    def _absolute_or_none(cls, value: Path | None) -> Path | None:
+        return None if value is None else resolve(value)
+
+    @field_validator("stack_dir", "data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return resolve(value)
@@ -267,12 +267,6 @@ class Settings(BaseSettings):
     def redis_port(self) -> int:
         return urlsplit(self.redis_url).port or 6379
 
-
-def _port(host_port: str, *, default: int) -> int:
-    return urlsplit(f"//{host_port}").port or default
-
-
-@lru_cache(maxsize=1)
     @property
     def pg_readers_schema(self) -> str:
         """The schema of the readers' views of the table versions (``mlbsts.versions``)."""
@@ -282,6 +276,12 @@ def _port(host_port: str, *, default: int) -> int:
 #: ``<pg_versions_prefix>`` + this: the readers' schema (``mlbsts.versions``)
 READERS_SUFFIX = "_current"
 
+
+def _port(host_port: str, *, default: int) -> int:
+    return urlsplit(f"//{host_port}").port or default
+
+
+@lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment."""
     return Settings()
