@@ -1,7 +1,9 @@
 """The API's Prometheus metrics (``/metrics``) and the ASGI middleware that feeds them.
 
 One registry per application (not the process-global one), so two apps in one process
-(tests) do not collide. The middleware also adds the headers a dependency stashed in
+(tests) do not collide; ``/metrics`` also shows the process's own telemetry
+(``mlbsts.telemetry``: ``mlbsts_up{process="api"}``, the build, the ops topics' counter)
+once ``mlbsts api`` has set it up. The middleware also adds the headers a dependency stashed in
 ``request.state.extra_headers`` (the rate-limit headers) to whatever answer goes out,
 errors included. Requests are labelled by route template (``/v1/games/{game_pk}/plays``),
 never by the raw path, and nothing of the request headers is recorded.
@@ -14,6 +16,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mlbsts.telemetry.setup import current_telemetry
 
 __all__ = ["ApiMetrics", "HeadersAndMetrics"]
 
@@ -46,7 +50,9 @@ class ApiMetrics:
         )
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        telemetry = current_telemetry()
+        own = telemetry.exposition() if telemetry is not None else b""
+        return generate_latest(self.registry) + own
 
 
 class HeadersAndMetrics:

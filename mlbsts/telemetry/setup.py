@@ -42,7 +42,7 @@ from mlbsts.telemetry.logs import Redactor, installed_level, secrets_of, setup_l
 from mlbsts.telemetry.metrics import RECORDER
 from mlbsts.telemetry.server import HealthServer, Probe
 
-__all__ = ["VERSION", "Telemetry", "otlp_headers", "setup_telemetry"]
+__all__ = ["VERSION", "Telemetry", "current_telemetry", "otlp_headers", "setup_telemetry"]
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,11 @@ def _ask(probe: Probe | None) -> Verdict:
 
 
 _CURRENT: Telemetry | None = None
+
+
+def current_telemetry() -> Telemetry | None:
+    """This process's set-up, or ``None`` before ``setup_telemetry`` (tests, tools)."""
+    return _CURRENT
 
 
 def otlp_headers(settings: Settings) -> dict[str, str]:

@@ -267,6 +267,8 @@ def test_every_metric_of_the_rules_and_the_dashboard_is_exported(
         f"named in deploy/ but exported by no process: {missing}; "
         f"label values no series has: {unmatched}\n{processes.log_tails()}"
     )
+    for process in ("worker", "ingest", "api"):  # one telemetry set-up in every process
+        assert seen.total(process, f"mlbsts_up|{process}") == 1, process
 
 
 def ask_the_api(client: httpx.Client, processes: Processes) -> None:
