@@ -31,7 +31,7 @@ from connectors import s3
 from connectors.envelope_serde import decode_envelope, encode_envelope
 from connectors.event_serde import decode_event_value
 from connectors.kafka_io import OutRecord, produce_all, producer_config
-from connectors.kafka_read import Mark, mark, read_topic
+from connectors.kafka_read import KafkaReadError, Mark, mark, read_topic
 from connectors.records import TOPIC_OF_KIND
 from flows.game.boxscore import box_score
 from flows.game.envelope import make_envelope, official_date_of
@@ -179,10 +179,17 @@ def read_events(
     counts: dict[str, int] = {}
     for topic in TOPIC_OF_KIND.values():
         n = 0
-        for msg in read_topic(settings, topic, start=since[topic]):
-            if msg.key() == key and msg.value() is not None:
-                events.append(decode_event_value(topic, msg.value()))
-                n += 1
+        try:
+            for msg in read_topic(settings, topic, start=since[topic]):
+                if msg.key() == key and msg.value() is not None:
+                    events.append(decode_event_value(topic, msg.value()))
+                    n += 1
+        except KafkaReadError as e:
+            raise DemoError(
+                f"{e}. The dataflow ran; reading its events back failed. The embedded broker "
+                'reads a topic more slowly the more history it holds (README, "Fast" under '
+                "Guarantees): `mlbsts stack down --purge` starts the local stack afresh"
+            ) from e
         counts[topic] = n
     return events, counts
 
