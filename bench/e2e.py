@@ -42,7 +42,8 @@ from bench.load import Planned, schedule, streams
 from bench.private_stack import private_stack
 from connectors import s3
 from connectors.event_serde import decode_event_value
-from connectors.kafka_io import consumer_config, producer_config
+from connectors.kafka_follow import subscriber_config
+from connectors.kafka_io import producer_config
 from connectors.kafka_read import mark
 from connectors.records import TOPIC_OF_KIND
 from mlbsts import stack
@@ -55,6 +56,9 @@ log = logging.getLogger("bench.e2e")
 GAMES = 15
 SPEED = 30.0
 DURATION_S = 90.0
+
+#: librdkafka settings laid over ``subscriber_config`` for the read-back consumer
+ConsumerOverrides = dict[str, str | int | bool]
 
 
 @dataclass
@@ -75,12 +79,20 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def _consume_events(settings: Settings, run: Run, stop: threading.Event) -> None:
+def _consume_events(
+    settings: Settings, run: Run, stop: threading.Event, overrides: ConsumerOverrides
+) -> None:
     """Read the event topics from where they are now (``kafka_read.mark``): the topics are
-    shared with every other run, and only records made in this run count."""
+    shared with every other run, and only records made in this run count. ``overrides``
+    change the reader's librdkafka settings (``bench.subscriber_bench`` compares them)."""
     marks = {t: mark(settings, t) for t in TOPIC_OF_KIND.values()}
     consumer = Consumer(
-        {**consumer_config(settings), "group.id": "bench", "enable.auto.commit": False}
+        {
+            **subscriber_config(settings),  # what `mlbsts tail` uses
+            "group.id": "bench",
+            "enable.auto.commit": False,
+            **overrides,
+        }
     )
     consumer.assign(
         [TopicPartition(t, p, o) for t, m in marks.items() for p, o in m.offsets.items()]
@@ -224,11 +236,13 @@ def _read_raw_tier(dsn: str, run: Run) -> None:
 
 
 def _watchers(
-    settings: Settings, dsn: str, run: Run, stop: threading.Event
+    settings: Settings, dsn: str, run: Run, stop: threading.Event, overrides: ConsumerOverrides
 ) -> list[threading.Thread]:
     """Started threads that note when each snapshot reaches the topics and PostgreSQL."""
     threads = [
-        threading.Thread(target=_consume_events, args=(settings, run, stop), daemon=True),
+        threading.Thread(
+            target=_consume_events, args=(settings, run, stop, overrides), daemon=True
+        ),
         threading.Thread(target=_poll_postgres, args=(dsn, run, stop), daemon=True),
     ]
     for t in threads:
@@ -245,9 +259,11 @@ def measure(
     speed: float = SPEED,
     keep: bool = False,
     stack_env: dict[str, str] | None = None,
+    consumer_overrides: ConsumerOverrides | None = None,
 ) -> tuple[Run, int, int, float]:
     """Run the load on the stack of ``settings`` (``stack_env`` points the workers at it);
-    ``keep`` leaves the schema and topic for inspection."""
+    ``keep`` leaves the schema and topic for inspection; ``consumer_overrides`` change the
+    read-back consumer's settings."""
     stack.up(settings)
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
     target = _provision(settings, admin)
@@ -266,7 +282,7 @@ def measure(
     run = Run()
     stop = threading.Event()
     workers = _workers(processes, env, logs)
-    threads = _watchers(settings, target.dsn, run, stop)
+    threads = _watchers(settings, target.dsn, run, stop, consumer_overrides or {})
     try:
         time.sleep(5)  # worker start-up (Bytewax ~1.3 s, connections, partition assignment)
         idle_rss = sum(_rss_kb(w.pid) for w in workers)

