@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import e2e, engine
+from bench import e2e, engine, reprocess_bench
 from mlbsts.settings import get_settings
 
 REPORT = Path(__file__).parent / "report.md"
@@ -37,6 +37,8 @@ def main() -> int:
         for speed in (e2e.SPEED, 10.0):  # the load, then a third of it
             log.info("e2e: %d games at %.0fx on the local stack ...", e2e.GAMES, speed)
             sections.append(e2e.report(get_settings(), corpus, speed=speed))
+        log.info("reprocess: mlbsts replay over %d games ...", reprocess_bench.GAMES)
+        sections.append(reprocess_bench.report(get_settings(), corpus))
     REPORT.write_text("\n".join(sections))
     log.info("wrote %s", REPORT)
     sys.stdout.write(REPORT.read_text())

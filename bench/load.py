@@ -64,3 +64,17 @@ def schedule(streams: list[Stream], speed: float, duration_s: float) -> list[Pla
             )
             plan.append((at, pk, stamp, encode_envelope(envelope)))
     return sorted(plan, key=lambda p: p[0])
+
+
+def copy_pk(pk: int, n: int, real: int) -> int:
+    """The gamePk of stream ``n`` made from a real game ``pk`` when the corpus has ``real``
+    games: ``pk`` itself for the first ``real`` streams, then shifted as :func:`streams` does."""
+    return pk + (COPY_PK_OFFSET * (n // real) if n >= real else 0)
+
+
+def relabelled(snap: dict[str, Any], pk: int) -> dict[str, Any]:
+    """``snap`` as a load copy under gamePk ``pk``. Only the path to the changed fields is
+    copied, so snapshots sharing sub-objects (``sim.simulate``) are left as they were."""
+    game_data = snap["gameData"]
+    game = {**game_data["game"], "pk": pk}
+    return {**snap, "gamePk": pk, "gameData": {**game_data, "game": game}}
