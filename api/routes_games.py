@@ -11,6 +11,7 @@ import msgspec
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.auth import require
+from api.db import Query as VersionQuery
 from api.errors import UnavailableError, not_found
 from api.http_cache import cache_control, matches
 from api.models import BoxScore, GamesOfDate, LineScore, LiveState, PitcherFigures
@@ -27,7 +28,7 @@ from api.queries_game import (
     version_params,
 )
 from api.resources import resources_of
-from api.responder import Resource, respond
+from api.responder import Build, Resource, respond
 from connectors.redis_state import game_key
 from flows.game.status import is_final
 
@@ -56,30 +57,27 @@ async def games(request: Request, day: GameDate) -> Response:
     return await respond(request, resource)
 
 
+async def _of_game(
+    request: Request, game_pk: int, route: str, version: VersionQuery, build: Build, missing: str
+) -> Response:
+    """The answer of one of a game's resources, keyed and versioned by the game."""
+    return await respond(
+        request, Resource(route, version_params(game_pk=game_pk), version, build, missing)
+    )
+
+
 @router.get("/games/{game_pk}/linescore", response_model=LineScore, dependencies=HISTORY)
 async def game_linescore(request: Request, game_pk: GamePk) -> Response:
     """Runs, hits, errors and left on base per inning and team, and the totals."""
-    resource = Resource(
-        "linescore",
-        version_params(game_pk=game_pk),
-        LINESCORE_VERSION,
-        linescore,
-        f"game {game_pk} not found",
-    )
-    return await respond(request, resource)
+    missing = f"game {game_pk} not found"
+    return await _of_game(request, game_pk, "linescore", LINESCORE_VERSION, linescore, missing)
 
 
 @router.get("/games/{game_pk}/boxscore", response_model=BoxScore, dependencies=HISTORY)
 async def game_boxscore(request: Request, game_pk: GamePk) -> Response:
     """The running box score (the `mlbsts boxscore` JSON), as of the newest snapshot."""
-    resource = Resource(
-        "boxscore",
-        version_params(game_pk=game_pk),
-        BOXSCORE_VERSION,
-        boxscore,
-        f"game {game_pk} not found, or no box score for it yet",
-    )
-    return await respond(request, resource)
+    missing = f"game {game_pk} not found, or no box score for it yet"
+    return await _of_game(request, game_pk, "boxscore", BOXSCORE_VERSION, boxscore, missing)
 
 
 @router.get(

@@ -31,12 +31,9 @@ from typing import Any
 
 import fastavro
 import fastavro.schema
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from connectors import s3
 from connectors.event_serde import avro_record, event_kind, event_schema
-from connectors.sink_retry import RetryPolicy
-from connectors.storage_ops import StoredBatch, stored_batch
+from connectors.storage_sinks import ObjectSink
 from flows.game.batches import EventBatch
 from flows.game.events import Event
 from mlbsts.settings import Settings
@@ -91,34 +88,11 @@ def batch_objects(batch: EventBatch) -> list[tuple[str, bytes]]:
     return objects
 
 
-class _S3Partition(StatelessSinkPartition[EventBatch]):
-    def __init__(
-        self, writer: s3.ObjectWriter, retry: RetryPolicy, what: str, bucket: str = ""
-    ) -> None:
-        self._writer = writer
-        self._retry = retry
-        self._what = what
-        self._bucket = bucket
-        self._written: list[tuple[str, int]] = []  # (key, bytes) of the last write
-
-    def write_batch(self, items: list[EventBatch]) -> None:
-        objects = [obj for batch in items for obj in batch_objects(batch)]
-        self._retry.call(
-            lambda: self._writer.put_all(objects, content_type=CONTENT_TYPE), self._what
-        )
-        self._written = [(key, len(data)) for key, data in objects]
-
-    def stored(self, items: list[EventBatch]) -> StoredBatch:
-        """The container files of the last write (``connectors.storage_ops``)."""
-        keys = [key for key, _ in self._written]
-        nbytes = sum(size for _, size in self._written)
-        return stored_batch("s3", keys, items, rows=len(keys), nbytes=nbytes, bucket=self._bucket)
-
-    def close(self) -> None:
-        self._writer.close()
+def _objects_of_batches(items: list[EventBatch]) -> list[tuple[str, bytes]]:
+    return [obj for batch in items for obj in batch_objects(batch)]
 
 
-class EventBatchS3Sink(DynamicSink[EventBatch]):
+class EventBatchS3Sink(ObjectSink[EventBatch]):
     """Each snapshot's events, one Avro file per kind, under ``events/`` in ``s3_bucket``.
 
     Idempotent: a replayed batch rewrites the same keys with the same bytes. Each request
@@ -126,9 +100,4 @@ class EventBatchS3Sink(DynamicSink[EventBatch]):
     """
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _S3Partition:
-        retry = RetryPolicy(self._settings.sink_outage_budget_s)
-        what = f"sink {step_id} partition {worker_index}"
-        return _S3Partition(s3.sink_writer(self._settings), retry, what, self._settings.s3_bucket)
+        super().__init__(settings, _objects_of_batches, CONTENT_TYPE)

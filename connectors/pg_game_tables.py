@@ -34,7 +34,7 @@ from datetime import timedelta
 
 import msgspec
 import psycopg
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from bytewax.outputs import StatelessSinkPartition
 from psycopg import sql
 
 from connectors import postgres
@@ -47,9 +47,10 @@ from connectors.pg_game_rows import (
     snapshot_rows,
 )
 from connectors.pg_upsert import Conn, stager, upsert
-from connectors.rejects import Rejects, raise_rejected, reject_snapshot
+from connectors.rejects import Rejects, reject_snapshot
 from connectors.sink_retry import RetryPolicy
 from connectors.storage_ops import StoredBatch, stored_batch
+from connectors.storage_sinks import PostgresSink
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.envelope import parse_feed_timestamp
 from flows.game.feed_views import GameTablesView, decode_game_tables_view
@@ -179,22 +180,9 @@ class _GamePartition(StatelessSinkPartition[AcceptedSnapshot]):
         self._session.close()
 
 
-class GameTablesSink(DynamicSink[AcceptedSnapshot]):
+class GameTablesSink(PostgresSink[AcceptedSnapshot]):
     """The newest snapshot of each game of a batch into the game tables; one the database
     refuses for its data goes to ``rejects`` as a ``db_rejected`` dead letter. ``limits``:
     timeouts and outage budget (the settings' defaults if not given)."""
 
-    def __init__(
-        self,
-        dsn: str,
-        rejects: Rejects = raise_rejected,
-        *,
-        limits: postgres.PgLimits | None = None,
-    ) -> None:
-        self._dsn = dsn
-        self._rejects = rejects
-        self._limits = limits or postgres.PgLimits()
-
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _GamePartition:
-        what = f"sink {step_id} partition {worker_index}"
-        return _GamePartition(self._dsn, self._rejects, self._limits, what)
+    partition = _GamePartition

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Sequence
 
 import psycopg
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from bytewax.outputs import StatelessSinkPartition
 from psycopg import sql
 
 from connectors import postgres
@@ -39,9 +39,10 @@ from connectors.pg_rows import (
     table_of_event_id,
 )
 from connectors.pg_upsert import Conn, Table, stager, upsert
-from connectors.rejects import Rejects, raise_rejected, reject_batch
+from connectors.rejects import Rejects, reject_batch
 from connectors.sink_retry import RetryPolicy
 from connectors.storage_ops import StoredBatch, stored_batch
+from connectors.storage_sinks import PostgresSink
 from flows.game.batches import EventBatch
 from flows.game.events import Event
 
@@ -114,23 +115,10 @@ def _write_batches(conn: postgres.Connection, batches: Sequence[EventBatch]) -> 
     write_events(conn, [event for batch in batches for event in batch.events])
 
 
-class NormalizedEventsSink(DynamicSink[EventBatch]):
+class NormalizedEventsSink(PostgresSink[EventBatch]):
     """Every event of every batch into the normalized event tables (defensive upserts); the
     events of a snapshot the database refuses for their data go to ``rejects`` as a
     ``db_rejected`` dead letter. ``limits``: timeouts and outage budget (``PgLimits.of``
     the settings; the settings' defaults if not given)."""
 
-    def __init__(
-        self,
-        dsn: str,
-        rejects: Rejects = raise_rejected,
-        *,
-        limits: postgres.PgLimits | None = None,
-    ) -> None:
-        self._dsn = dsn
-        self._rejects = rejects
-        self._limits = limits or postgres.PgLimits()
-
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _EventsPartition:
-        what = f"sink {step_id} partition {worker_index}"
-        return _EventsPartition(self._dsn, self._rejects, self._limits, what)
+    partition = _EventsPartition

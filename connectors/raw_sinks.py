@@ -24,12 +24,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from bytewax.outputs import StatelessSinkPartition
 
 from connectors import postgres, s3
-from connectors.rejects import Rejects, raise_rejected, reject_snapshot
+from connectors.rejects import Rejects, reject_snapshot
 from connectors.sink_retry import RetryPolicy
 from connectors.storage_ops import StoredBatch, stored_batch
+from connectors.storage_sinks import ObjectSink, PostgresSink
 from flows.game.accepted import AcceptedSnapshot
 from mlbsts.settings import Settings
 
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 def s3_key_of(item: AcceptedSnapshot) -> str:
     env = item.envelope
     return s3.raw_snapshot_key(item.game_date, env.gamePk, env.feed_timestamp or "no-timestamp")
+
+
+def _snapshot_objects(items: list[AcceptedSnapshot]) -> list[tuple[str, bytes]]:
+    return [(s3_key_of(i), i.envelope.payload_gzip()) for i in items]
 
 
 def _raw_row(i: AcceptedSnapshot) -> postgres.RawSnapshotRow:
@@ -81,62 +86,17 @@ class _PostgresPartition(StatelessSinkPartition[AcceptedSnapshot]):
         self._session.close()
 
 
-class RawPostgresSink(DynamicSink[AcceptedSnapshot]):
+class RawPostgresSink(PostgresSink[AcceptedSnapshot]):
     """Every accepted snapshot into ``raw_game_snapshots``; one the database refuses for
     its data goes to ``rejects`` as a ``db_rejected`` dead letter. ``limits``: timeouts and
     outage budget (``PgLimits.of`` the settings; the settings' defaults if not given)."""
 
-    def __init__(
-        self,
-        dsn: str,
-        rejects: Rejects = raise_rejected,
-        *,
-        limits: postgres.PgLimits | None = None,
-    ) -> None:
-        self._dsn = dsn
-        self._rejects = rejects
-        self._limits = limits or postgres.PgLimits()
-
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _PostgresPartition:
-        what = f"sink {step_id} partition {worker_index}"
-        return _PostgresPartition(self._dsn, self._rejects, self._limits, what)
+    partition = _PostgresPartition
 
 
-class _S3Partition(StatelessSinkPartition[AcceptedSnapshot]):
-    def __init__(
-        self, writer: s3.ObjectWriter, retry: RetryPolicy, what: str, bucket: str = ""
-    ) -> None:
-        self._writer = writer
-        self._retry = retry
-        self._what = what
-        self._bucket = bucket
-        self._written: list[tuple[str, int]] = []  # (key, bytes) of the last write
-
-    def write_batch(self, items: list[AcceptedSnapshot]) -> None:
-        objects = [(s3_key_of(i), i.envelope.payload_gzip()) for i in items]
-        self._retry.call(
-            lambda: self._writer.put_all(objects, content_type="application/gzip"), self._what
-        )
-        self._written = [(key, len(data)) for key, data in objects]
-
-    def stored(self, items: list[AcceptedSnapshot]) -> StoredBatch:
-        """The objects of the last write (``connectors.storage_ops``)."""
-        keys = [key for key, _ in self._written]
-        nbytes = sum(size for _, size in self._written)
-        return stored_batch("s3", keys, items, rows=len(keys), nbytes=nbytes, bucket=self._bucket)
-
-    def close(self) -> None:
-        self._writer.close()
-
-
-class RawS3Sink(DynamicSink[AcceptedSnapshot]):
+class RawS3Sink(ObjectSink[AcceptedSnapshot]):
     """Every accepted snapshot, gzip, at ``raw/date=D/game_pk=N/<timeStamp>.json.gz``; each
     request bounded by ``s3_timeout_s``, failures retried for ``sink_outage_budget_s``."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _S3Partition:
-        retry = RetryPolicy(self._settings.sink_outage_budget_s)
-        what = f"sink {step_id} partition {worker_index}"
-        return _S3Partition(s3.sink_writer(self._settings), retry, what, self._settings.s3_bucket)
+        super().__init__(settings, _snapshot_objects, "application/gzip")

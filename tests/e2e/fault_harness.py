@@ -5,7 +5,7 @@
   own folder, stopped and deleted at the end. The faults stop, hang and kill *its*
   servers, never the shared dev stack's.
 - :func:`fill_input`: the raw topic every run reads, filled once with the polling
-  sequences of real games (``sim.simulate``, ``mlbsts.demo.publish``).
+  sequences of real games (``tests.e2e.feeds.publish_feeds``).
   :func:`append_record` adds one more record at the end (the bad records).
 - :class:`FaultTarget`: a Postgres schema and S3 bucket of one run
   (``tests.e2e.test_recovery.Target``) whose worker environment points at the private
@@ -35,17 +35,16 @@ from connectors.kafka_io import producer_config
 from connectors.kafka_read import Mark, mark
 from connectors.records import TOPIC_OF_KIND
 from connectors.redis_state import game_key
-from mlbsts import demo, stack, topics
+from mlbsts import stack, topics
 from mlbsts.paths import PROJECT_ROOT
 from mlbsts.settings import Settings, get_settings
 from mlbsts.stack.kafka import create_topics
-from sim.simulate import simulate
+from tests.e2e.feeds import INPUT_PARTITIONS, publish_feeds
 from tests.e2e.supervisor import Outcome, WorkerSupervisor
 from tests.e2e.test_recovery import Target
 from tests.integration.conftest import unique
 
 PORT_OFFSET = 5000  # dev ports + 5000: clear of the dev stack, the bench (+1000) and +3000
-INPUT_PARTITIONS = 3
 #: the worker exactly as production runs it, with Bytewax recovery (one process, one worker)
 WORKER = [sys.executable, "-m", "bytewax.run", "flows.live_stats:flow", "-w", "1"]
 #: the topics a run's outputs are read back from (events and dead letters)
@@ -110,11 +109,7 @@ def fill_input(settings: Settings, feeds: list[dict[str, Any]], every: int) -> I
     ``every`` pitches), published as the demo publishes it."""
     name = unique("faults-raw-")
     create_topics(settings, [name], INPUT_PARTITIONS)  # as production's: 8 MiB records
-    total = 0
-    for feed in feeds:
-        snapshots = simulate(feed, every)
-        demo.publish(settings, int(feed["gamePk"]), snapshots, lambda *_: None, name)
-        total += len({s["metaData"]["timeStamp"] for s in snapshots})
+    total = publish_feeds(settings, name, feeds, every)
     return InputTopic(name, total, frozenset(int(f["gamePk"]) for f in feeds))
 
 

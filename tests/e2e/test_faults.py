@@ -39,9 +39,7 @@ from typing import Any
 
 import pytest
 
-from mlbsts import demo
 from mlbsts.settings import Settings
-from tests.conftest import corpus_feed_paths, load_fixture_feed
 from tests.e2e import bad_records, fault_injection
 from tests.e2e.fault_checks import Observed, differences, expected_letters, observe, remarks
 from tests.e2e.fault_harness import (
@@ -53,20 +51,14 @@ from tests.e2e.fault_harness import (
     supervised_run,
 )
 from tests.e2e.fault_report import SUITE, FaultRow, write_report
+from tests.e2e.feeds import real_feeds
 
 pytestmark = [pytest.mark.e2e, pytest.mark.corpus, pytest.mark.faults]
 
 EVERY = 4  # pitches between two polls
-SECOND_GAME = "718594"  # besides the fixture game 744914
 OUTAGE_S = 30.0
 TRIGGER = 0.25  # the fault strikes once this part of the input is stored
 RUN_TIMEOUT_S = 240.0
-
-
-def _feeds() -> list[dict[str, Any]]:
-    feeds = [load_fixture_feed()]
-    feeds += [demo.load_feed(p) for p in corpus_feed_paths() if p.stem == SECOND_GAME]
-    return feeds
 
 
 @dataclass(frozen=True)
@@ -84,7 +76,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Baseline]:
     SUITE.began = time.monotonic()
     try:
         with private_stack(workdir / "stack") as settings:
-            feeds = _feeds()
+            feeds = real_feeds()
             began = time.monotonic()
             input_topic = fill_input(settings, feeds, EVERY)
             filled = time.monotonic() - began

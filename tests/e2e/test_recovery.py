@@ -27,19 +27,16 @@ from typing import Any
 
 import psycopg
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg import sql
 
 from connectors import s3
 from connectors.event_serde import decode_event_value
 from connectors.kafka_read import Mark, mark, read_topic
 from connectors.records import TOPIC_OF_KIND
-from mlbsts import demo
 from mlbsts.paths import PROJECT_ROOT
 from mlbsts.settings import Settings
 from mlbsts.stack.migrations import apply_migrations
-from sim.simulate import simulate
-from tests.conftest import corpus_feed_paths, load_fixture_feed
+from tests.e2e.feeds import raw_topic, real_feeds
 from tests.integration.conftest import unique
 
 pytestmark = [pytest.mark.e2e, pytest.mark.corpus]
@@ -54,29 +51,11 @@ LAYOUTS = {
 }
 
 
-def _feeds() -> list[dict[str, Any]]:
-    feeds = [load_fixture_feed()]
-    second = [p for p in corpus_feed_paths() if p.stem == "718594"]
-    if second:
-        feeds.append(demo.load_feed(second[0]))
-    return feeds
-
-
 @pytest.fixture(scope="module")
 def input_topic(stack_settings: Settings) -> Iterator[tuple[str, int]]:
     """A fresh raw topic holding the polling sequences of real games; (name, snapshots)."""
-    admin = AdminClient({"bootstrap.servers": stack_settings.kafka_bootstrap_servers})
-    name = unique("test-raw-")
-    for future in admin.create_topics([NewTopic(name, num_partitions=3)]).values():
-        future.result(timeout=30)
-    total = 0
-    for feed in _feeds():
-        snapshots = simulate(feed, EVERY)
-        demo.publish(stack_settings, int(feed["gamePk"]), snapshots, lambda *_: None, name)
-        total += len({s["metaData"]["timeStamp"] for s in snapshots})
-    yield name, total
-    for future in admin.delete_topics([name]).values():
-        future.result(timeout=30)
+    with raw_topic(stack_settings, EVERY) as topic:
+        yield topic
 
 
 class Target:
@@ -196,7 +175,7 @@ def _wait(procs: list[subprocess.Popen[bytes]], log: Path) -> None:
 
 def _events_since(settings: Settings, since: dict[str, Mark]) -> dict[tuple[str, int], set[bytes]]:
     """Events of this test's games written after ``since`` (other runs share the topics)."""
-    games = {str(f["gamePk"]).encode() for f in _feeds()}
+    games = {str(f["gamePk"]).encode() for f in real_feeds()}
     seen: dict[tuple[str, int], set[bytes]] = defaultdict(set)
     for topic in TOPIC_OF_KIND.values():
         # the event topics are shared and Tansu fetches slow down as their history grows

@@ -28,19 +28,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
 
-from mlbsts import demo
 from mlbsts.paths import PROJECT_ROOT
 from mlbsts.settings import Settings
-from sim.simulate import simulate
-from tests.conftest import corpus_feed_paths, load_fixture_feed
+from tests.e2e.feeds import raw_topic
 from tests.e2e.statefulset import LocalStatefulSet, partitions_in
 from tests.e2e.test_recovery import Target
-from tests.integration.conftest import unique
 
 pytestmark = [pytest.mark.e2e, pytest.mark.corpus]
 
@@ -54,27 +49,11 @@ SNAPSHOT_S = 1  # state snapshot interval (the manifest's 30 s would outlast eac
 WORKERS_PER_PROCESS = 1
 
 
-def _feeds() -> list[dict[str, Any]]:
-    feeds = [load_fixture_feed()]
-    feeds += [demo.load_feed(p) for p in corpus_feed_paths() if p.stem == "718594"]
-    return feeds
-
-
 @pytest.fixture(scope="module")
 def input_topic(stack_settings: Settings) -> Iterator[tuple[str, int]]:
     """A fresh raw topic of 3 partitions holding real games' polling; (name, snapshots)."""
-    admin = AdminClient({"bootstrap.servers": stack_settings.kafka_bootstrap_servers})
-    name = unique("test-raw-")
-    for future in admin.create_topics([NewTopic(name, num_partitions=3)]).values():
-        future.result(timeout=30)
-    total = 0
-    for feed in _feeds():
-        snapshots = simulate(feed, EVERY)
-        demo.publish(stack_settings, int(feed["gamePk"]), snapshots, lambda *_: None, name)
-        total += len({s["metaData"]["timeStamp"] for s in snapshots})
-    yield name, total
-    for future in admin.delete_topics([name]).values():
-        future.result(timeout=30)
+    with raw_topic(stack_settings, EVERY) as topic:
+        yield topic
 
 
 def _one_process(target: Target, topic: str, log: Path) -> None:
