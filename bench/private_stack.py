@@ -64,16 +64,24 @@ def private_settings(env: dict[str, str]) -> Settings:
 
 
 @contextmanager
-def private_stack(dev: Settings) -> Iterator[tuple[Settings, dict[str, str]]]:
-    """A fresh embedded stack beside the dev one: its settings and the environment that
-    points workers at it. Stopped and deleted on exit."""
-    env = private_env(dev, PORT_OFFSET)
+def private_stack(
+    dev: Settings,
+    offset: int | None = None,
+    folder: str = "bench-stack",
+    beside: tuple[Settings, ...] = (),
+) -> Iterator[tuple[Settings, dict[str, str]]]:
+    """A fresh embedded stack beside the dev one (every dev port + ``offset``, by default
+    ``PORT_OFFSET`` as it is when called; data in ``folder`` of the dev stack's folder):
+    its settings and the environment that points workers at it. It refuses to start when a port meets one of the dev stack's or of the
+    stacks ``beside``; stopped and deleted on exit."""
+    env = private_env(dev, PORT_OFFSET if offset is None else offset)
+    env["MLBSTS_STACK_DIR"] = str(dev.stack_dir / folder)
     private = private_settings(env)
-    clash = shared_ports(dev, private)
+    clash = set().union(*(shared_ports(other, private) for other in (dev, *beside)))
     if clash:
         raise stack.SettingsError(
-            f"bench: the private stack would bind ports {sorted(clash)} of the dev stack; "
-            "change PORT_OFFSET in bench/private_stack.py or the dev stack's ports"
+            f"bench: the private stack would bind ports {sorted(clash)} of another stack; "
+            "change its port offset (bench/private_stack.py) or the dev stack's ports"
         )
     stack.down(private, purge=True)  # left over from an interrupted run
     try:

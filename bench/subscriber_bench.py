@@ -23,8 +23,7 @@ import platform
 import statistics
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,12 +31,11 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from bench import e2e
-from bench.private_stack import PORT_OFFSET, private_env, private_settings, shared_ports
+from bench.private_stack import PORT_OFFSET, private_env, private_settings, private_stack
 from connectors import s3
 from connectors.kafka_follow import Start, follow
 from connectors.kafka_io import producer_config
 from connectors.records import TOPIC_OF_KIND, event_record
-from mlbsts import stack
 from mlbsts.paths import PROJECT_ROOT
 from mlbsts.settings import Settings, get_settings
 from mlbsts.stack.s3 import LOG_BUCKET
@@ -120,22 +118,10 @@ def _loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-@contextmanager
-def subscriber_stack(dev: Settings) -> Iterator[tuple[Settings, dict[str, str]]]:
+def subscriber_stack(dev: Settings) -> AbstractContextManager[tuple[Settings, dict[str, str]]]:
     """A fresh private stack beside the dev one and ``make bench``'s, deleted on exit."""
-    env = private_env(dev, SUBSCRIBER_OFFSET)
-    env["MLBSTS_STACK_DIR"] = str(dev.stack_dir / "subscriber-stack")
-    private = private_settings(env)
     bench_stack = private_settings(private_env(dev, PORT_OFFSET))
-    clash = shared_ports(dev, private) | shared_ports(bench_stack, private)
-    if clash:
-        raise stack.SettingsError(f"subscriber bench: ports {sorted(clash)} taken twice")
-    stack.down(private, purge=True)  # left over from an interrupted run
-    try:
-        stack.up(private)
-        yield private, env
-    finally:
-        stack.down(private, purge=True)
+    return private_stack(dev, SUBSCRIBER_OFFSET, "subscriber-stack", beside=(bench_stack,))
 
 
 def real_event_records(feeds: list[Path]) -> list[tuple[str, bytes | None, bytes]]:

@@ -57,7 +57,8 @@ log = logging.getLogger(__name__)
 MAX_QUEUED = 1000  # records waiting in the producer before new ones are dropped
 DELIVERY_TIMEOUT_MS = 30_000  # a record not acknowledged by then is dropped
 WARN_EVERY_S = 60.0
-SCHEMA_OF = {topics.STORAGE_OPS: "storage_ops", topics.SYSTEM_HEALTH: "system_health"}
+#: the topics published here (their schemas: ``connectors.topic_codecs.SCHEMA_OF_TOPIC``)
+OPS_TOPICS = (topics.STORAGE_OPS, topics.SYSTEM_HEALTH)
 
 
 def ops_config(settings: Settings) -> dict[str, str | int | bool]:
@@ -91,7 +92,7 @@ class OpsPublisher:
         self._lock = threading.Lock()
         self._dropped_since_warning = 0
         self._last_warning = float("-inf")
-        for topic in SCHEMA_OF:  # at 0 from the start: the first drop is an increase
+        for topic in OPS_TOPICS:  # at 0 from the start: the first drop is an increase
             for outcome in ("published", "dropped"):
                 RECORDER.add(OPS_RECORDS, 0, topic=topic, outcome=outcome)
         self._stop = threading.Event()

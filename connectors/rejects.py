@@ -11,6 +11,7 @@ item stops the worker as before.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -112,10 +113,13 @@ def reject_window_stats(rejects: Rejects) -> Callable[[WindowStats, Exception], 
 
 class DeadLetterProducer:
     """Callable: produce one dead letter and wait for it. The producer is made on first use
-    (in the worker) and shared by the sink partitions of a process (it is thread-safe)."""
+    (in the worker) and shared by the sink partitions of a process (it is thread-safe).
+    ``topic_suffix``: the letter goes to the dead-letter topic plus it (a replay into a
+    table version, ``connectors.renamed_topics``)."""
 
-    def __init__(self, config: dict[str, str | int | bool]) -> None:
+    def __init__(self, config: dict[str, str | int | bool], topic_suffix: str = "") -> None:
         self._config = dict(config)
+        self._suffix = topic_suffix
         self._producer: Producer | None = None
         self._lock = threading.Lock()
 
@@ -124,4 +128,7 @@ class DeadLetterProducer:
             if self._producer is None:
                 self._producer = Producer(self._config)
             producer = self._producer
-        produce_all(producer, [dead_letter_record(letter)])
+        record = dead_letter_record(letter)
+        if self._suffix:
+            record = dataclasses.replace(record, topic=record.topic + self._suffix)
+        produce_all(producer, [record])

@@ -31,7 +31,8 @@ from connectors.kafka_io import CheckedKafkaSink, producer_config
 from connectors.kafka_range import KafkaRangeSource
 from connectors.pg_normalized import NormalizedEventsSink
 from connectors.postgres import PgLimits
-from connectors.renamed_topics import RenamedTopicsSink, RenamingRejects
+from connectors.rejects import DeadLetterProducer
+from connectors.renamed_topics import RenamedTopicsSink
 from flows.live_stats import (
     FlowSinks,
     batch_key,
@@ -66,7 +67,7 @@ def replay_sinks(settings: Settings, target: ReplayTarget) -> FlowSinks:
     dsn, pg = target.dsn, PgLimits.of(settings)
     parts, room = settings.flow_sink_partitions, settings.sink_queue_bytes
     archive = settings.model_copy(update={"s3_bucket": target.bucket})
-    rejects = RenamingRejects(producer_config(settings), target.topic_suffix)
+    rejects = DeadLetterProducer(producer_config(settings), target.topic_suffix)
     log = CheckedKafkaSink(producer_config(settings))
     return FlowSinks(
         raw_postgres=None,
