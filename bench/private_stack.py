@@ -72,8 +72,9 @@ def private_stack(
 ) -> Iterator[tuple[Settings, dict[str, str]]]:
     """A fresh embedded stack beside the dev one (every dev port + ``offset``, by default
     ``PORT_OFFSET`` as it is when called; data in ``folder`` of the dev stack's folder):
-    its settings and the environment that points workers at it. It refuses to start when a port meets one of the dev stack's or of the
-    stacks ``beside``; stopped and deleted on exit."""
+    its settings and the environment that points workers at it. It refuses to start when
+    a port meets one of the dev stack's or of the stacks ``beside``; stopped and deleted
+    on exit."""
     env = private_env(dev, PORT_OFFSET if offset is None else offset)
     env["MLBSTS_STACK_DIR"] = str(dev.stack_dir / folder)
     private = private_settings(env)
