@@ -18,10 +18,18 @@ that is within seconds of the wall clock; for games recorded long ago (the demo,
 replay of last season) it is their own time, so a tick releases a game when the game's own
 news says so, as it did live, and not at once because the recording is old. Before the
 flow has read any snapshot, a tick does nothing.
+
+Recovery: the mappers change their state in place, and Bytewax pickles a step's snapshot
+later than it asks for it (the snapshot travels to the recovery writer as an item, while
+the step may already be taking the next epoch's items). So :meth:`TickingLogic.snapshot`
+returns the state already pickled, frozen as it was at the end of the epoch; a state
+returned by reference could be saved with items of a later epoch in it, and a worker
+resumed from it would refuse the snapshots it re-reads as stale.
 """
 
 from __future__ import annotations
 
+import pickle
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -61,7 +69,7 @@ class FlowClock:
         return self._now
 
 
-class TickingLogic(StatefulLogic[V, W, S], Generic[V, W, S]):
+class TickingLogic(StatefulLogic[V, W, bytes], Generic[V, W, S]):
     """A mapper's state for one key, ticked every ``every`` (see the module docstring)."""
 
     def __init__(
@@ -98,9 +106,21 @@ class TickingLogic(StatefulLogic[V, W, S], Generic[V, W, S]):
     def notify_at(self) -> datetime | None:
         return self._next
 
-    def snapshot(self) -> S:
+    def snapshot(self) -> bytes:
         assert self._state is not None  # a discarded key is never snapshotted
+        return pickle.dumps(self._state, protocol=pickle.HIGHEST_PROTOCOL)  # frozen now
+
+    def state(self) -> S | None:
+        """The key's current state (``None`` before its first item)."""
         return self._state
+
+
+def resumed_state(snapshot: bytes | Any | None) -> Any:
+    """The state a :meth:`TickingLogic.snapshot` saved. A recovery store written before
+    snapshots were pickled holds the state itself: it is taken as it is."""
+    if isinstance(snapshot, bytes):
+        return pickle.loads(snapshot)  # noqa: S301 - our own recovery store
+    return snapshot
 
 
 def ticking(
@@ -113,8 +133,8 @@ def ticking(
     """``op.stateful_flat_map(step_id, up, mapper)`` plus a ``Tick`` every ``every``, timed
     by ``clock``."""
 
-    def build(resume: S | None) -> TickingLogic[V, W, S]:
-        return TickingLogic(mapper, resume, every, clock.now)
+    def build(resume: bytes | None) -> TickingLogic[V, W, S]:
+        return TickingLogic(mapper, resumed_state(resume), every, clock.now)
 
     out: Stream[Any] = op.stateful(step_id, up, build)
     return out
@@ -125,8 +145,8 @@ def keyed_state(step_id: str, up: KeyedStream[V], mapper: Mapper[S, W]) -> Keyed
     named ``step_id`` (``stateful_flat_map`` nests its own ``stateful`` step, whose
     recovery state would not resume what :func:`ticking` saved under ``step_id``)."""
 
-    def build(resume: S | None) -> TickingLogic[V, W, S]:
-        return TickingLogic(mapper, resume, None)
+    def build(resume: bytes | None) -> TickingLogic[V, W, S]:
+        return TickingLogic(mapper, resumed_state(resume), None)
 
     out: Stream[Any] = op.stateful(step_id, up, build)
     return out

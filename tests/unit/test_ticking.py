@@ -3,6 +3,7 @@ are scheduled by the wall clock and timed by the flow's clock (the newest feed t
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from flows.game.envelope import parse_feed_timestamp
 from flows.game.release import DEFAULT_GRACE, DEFAULT_MAX_IDLE
 from flows.game.snapshot_diff import flow_step
-from flows.ticking import FlowClock, TickingLogic
+from flows.ticking import FlowClock, TickingLogic, resumed_state
 from sim.simulate import simulate
 
 pytestmark = pytest.mark.unit
@@ -33,6 +34,11 @@ class FakeClock:
 
 def _logic(flow: FakeClock, wall: FakeClock) -> TickingLogic[Any, Any, Any]:
     return TickingLogic(flow_step, None, EVERY, flow, wall)  # type: ignore[arg-type]
+
+
+def _saved(logic: TickingLogic[Any, Any, Any]) -> Any:
+    """The state as a worker resumed from ``logic``'s recovery snapshot would hold it."""
+    return resumed_state(pickle.loads(pickle.dumps(logic.snapshot())))
 
 
 def test_a_final_game_is_released_by_a_tick_after_the_grace_period(
@@ -72,7 +78,7 @@ def test_a_live_game_is_kept_by_ticks_until_it_has_had_no_news_for_max_idle(
     flow.now = newest + DEFAULT_MAX_IDLE - timedelta(seconds=1)
     _, discard = logic.on_notify()
     assert not discard
-    assert logic.snapshot().snapshots == 1  # the state survives for recovery snapshots
+    assert _saved(logic).snapshots == 1  # the state survives for recovery snapshots
     flow.now = newest + DEFAULT_MAX_IDLE
     _, discard = logic.on_notify()
     assert discard  # no news for max_idle: released, never held for ever
@@ -85,7 +91,7 @@ def test_a_tick_before_the_flow_has_read_anything_does_nothing(
     logic = _logic(FakeClock(None), FakeClock(WALL))
     logic.on_item(orjson.dumps(middle))
     assert logic.on_notify() == ((), False)
-    assert logic.snapshot().snapshots == 1
+    assert _saved(logic).snapshots == 1
 
 
 def test_an_unticked_logic_never_asks_to_be_notified() -> None:
@@ -100,3 +106,22 @@ def test_the_flow_clock_is_the_newest_time_it_was_given(offsets: list[int | None
         clock.advance(None if offset is None else WALL + timedelta(seconds=offset))
     given_times = [WALL + timedelta(seconds=o) for o in offsets if o is not None]
     assert clock.now() == (max(given_times) if given_times else None)
+
+
+def test_a_recovery_snapshot_is_the_state_at_the_end_of_its_epoch(
+    fixture_feed: dict[str, Any],
+) -> None:
+    """The diff changes its state in place, and Bytewax pickles a snapshot only after the
+    step may have taken the next epoch's items: a snapshot that still changed with them
+    would resume a worker ahead of its input offsets, refusing re-read snapshots as stale."""
+    feeds = simulate(fixture_feed, 25)[3:5]
+    logic = _logic(FakeClock(None), FakeClock(WALL))
+    logic.on_item(orjson.dumps(feeds[0]))
+    saved = logic.snapshot()  # the end of the epoch
+    logic.on_item(orjson.dumps(feeds[1]))  # the next epoch, before Bytewax pickles `saved`
+    stored = pickle.dumps(saved)  # what Bytewax writes to the recovery store now
+
+    resumed = resumed_state(pickle.loads(stored))  # what a resumed worker starts from
+    assert resumed.newest_ts == feeds[0]["metaData"]["timeStamp"]
+    assert resumed.newest_ts < logic.state().newest_ts  # type: ignore[union-attr]
+    assert resumed.snapshots == 1
