@@ -14,30 +14,47 @@ consumer-group tool can see this lag. The embedded broker's watermark can lag by
 last batch (docs/architecture.md section 4): the lag is then underestimated by that much,
 never overestimated, and a negative difference counts as 0. When the brokers cannot be
 reached the lag is unknown (``None``).
+
+Listing the partitions at start (``list_parts``) is bounded: Bytewax's own listing waits
+for the brokers without a limit (a worker started while the broker is away would hang with
+no word) and builds its admin client from the consumer settings (librdkafka warns about
+each consumer-only property). Here the admin client takes the admin settings only, each
+request waits ``LIST_TIMEOUT_S``, a missing topic is never created by asking for it (the
+broker's default partitions are not the topic's), and an unreachable broker or a missing
+topic is retried with a warning until ``list_budget_s``; past it the worker stops with one
+error naming the topic, the brokers and the last error.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage
 from bytewax.inputs import StatefulSourcePartition
 from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from mlbsts.telemetry.catalogue import CONSUMER_LAG
 from mlbsts.telemetry.metrics import RECORDER
 from mlbsts.telemetry.progress import INPUT, InputProgress
 
-__all__ = ["LagWatcher", "ObservedKafkaSource"]
+__all__ = ["LagWatcher", "ObservedKafkaSource", "PartitionListingError", "list_partitions"]
 
 log = logging.getLogger(__name__)
 
 Item = KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes | None, bytes | None]
 LAG_EVERY_S = 5.0
 WATERMARK_TIMEOUT_S = 2.0
+LIST_TIMEOUT_S = 5.0  # one metadata request
+LIST_BUDGET_S = 300.0  # how long the partitions are asked for (settings: sink_outage_budget_s)
+
+
+class PartitionListingError(RuntimeError):
+    """The brokers did not list a topic's partitions within the budget."""
 
 
 class _ObservedPartition(StatefulSourcePartition[Item, int | None]):
@@ -74,11 +91,34 @@ class _ObservedPartition(StatefulSourcePartition[Item, int | None]):
 
 
 class ObservedKafkaSource(KafkaSource):
-    """``KafkaSource`` (same arguments) whose partitions report to ``progress``."""
+    """``KafkaSource`` (same arguments) whose partitions report to ``progress``; its
+    partitions are listed with ``admin`` settings within ``list_budget_s`` (module doc)."""
 
-    def __init__(self, *args: Any, progress: InputProgress = INPUT, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        progress: InputProgress = INPUT,
+        admin: Mapping[str, Any] | None = None,
+        list_budget_s: float = LIST_BUDGET_S,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._progress = progress
+        self._admin = dict(admin) if admin is not None else {}
+        self._list_budget_s = list_budget_s
+
+    def list_parts(self) -> list[str]:
+        config = {
+            "bootstrap.servers": ",".join(self._brokers),
+            **self._admin,
+            # a missing input topic is an error to report, never a topic to create with the
+            # broker's default partitions (librdkafka's producer-type default asks to create)
+            "allow.auto.create.topics": False,
+        }
+        client = AdminClient(config)
+        return list_partitions(
+            client, self._topics, self._list_budget_s, config["bootstrap.servers"]
+        )
 
     def build_part(  # type: ignore[override]  # a wrapper, not Bytewax's private class
         self, step_id: str, for_part: str, resume_state: int | None
@@ -87,6 +127,38 @@ class ObservedKafkaSource(KafkaSource):
         index, topic = for_part.split("-", 1)
         self._progress.polled(topic, int(index), resume_state)  # built: counts as a poll
         return _ObservedPartition(inner, topic, int(index), self._progress)
+
+
+def list_partitions(
+    client: AdminClient, topics: Iterable[str], budget_s: float, brokers: str = "?"
+) -> list[str]:
+    """Bytewax's partition names (``"<partition>-<topic>"``) of ``topics`` on ``brokers``
+    (the client's), each topic asked for until ``budget_s`` has passed (module docstring)."""
+    deadline = time.monotonic() + budget_s
+    return [
+        f"{i}-{topic}" for topic in topics for i in _partitions(client, topic, deadline, brokers)
+    ]
+
+
+def _partitions(client: AdminClient, topic: str, deadline: float, brokers: str) -> list[int]:
+    attempt = 0
+    while True:
+        attempt += 1
+        timeout = max(0.1, min(LIST_TIMEOUT_S, deadline - time.monotonic()))
+        try:  # one topic per request, so a broker that auto-creates topics still may
+            meta = client.list_topics(topic, timeout=timeout).topics[topic]
+            if meta.error is None and meta.partitions:
+                return sorted(meta.partitions)
+            problem = meta.error.str() if meta.error is not None else "no partitions"
+        except KafkaException as e:
+            problem = str(e.args[0] if e.args else e)
+        if time.monotonic() >= deadline:
+            raise PartitionListingError(
+                f"cannot list the partitions of topic {topic!r} on {brokers}: {problem} (asked "
+                f"{attempt} times; is the broker up and `mlbsts init` run?)"
+            )
+        log.warning("partitions of topic %r not listed yet: %s; retrying", topic, problem)
+        time.sleep(min(1.0 * attempt, 5.0, max(0.0, deadline - time.monotonic())))
 
 
 class LagWatcher:

@@ -34,7 +34,13 @@ from connectors.dead_letter_offload import (
     offload_original,
 )
 from connectors.event_archive import EventBatchS3Sink
-from connectors.kafka_io import CheckedKafkaSink, OutRecord, consumer_config, producer_config
+from connectors.kafka_io import (
+    CheckedKafkaSink,
+    OutRecord,
+    admin_config,
+    consumer_config,
+    producer_config,
+)
 from connectors.observed_source import ObservedKafkaSource
 from connectors.pg_game_tables import GameTablesSink
 from connectors.pg_normalized import NormalizedEventsSink
@@ -293,6 +299,8 @@ def production_flow() -> Dataflow:
         tail=not settings.flow_stop_at_end,
         add_config={k: str(v) for k, v in consumer_config(settings).items()},
         batch_size=settings.flow_batch_size,
+        admin=admin_config(settings),  # listing partitions: no consumer-only settings
+        list_budget_s=settings.sink_outage_budget_s,  # a broker away at start is waited for
     )
     dsn = settings.postgres_dsn.get_secret_value()
     pg = PgLimits.of(settings)  # timeouts and outage budget of every PostgreSQL sink
