@@ -17,16 +17,15 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import psycopg
 import redis
@@ -44,6 +43,7 @@ from flows.live_stats import FlowSinks, build_flow
 from mlbsts import topics
 from mlbsts.settings import Settings
 from mlbsts.stack.migrations import apply_migrations
+from mlbsts.waiting import first_answer, http_ok
 from sim.simulate import simulate
 
 __all__ = ["ApiProcess", "api_env", "api_process", "fill_game", "free_port", "private_schema"]
@@ -174,17 +174,12 @@ def api_process(env: dict[str, str], log_path: Path, start_s: float = 60) -> Ite
 
 
 def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log_path: Path, start_s: float) -> None:
-    deadline = time.monotonic() + start_s
-    while time.monotonic() < deadline:
+    def alive() -> None:
         if proc.poll() is not None:
             raise RuntimeError(f"mlbsts api exited {proc.returncode}: {log_path.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"mlbsts api not healthy in {start_s:.0f} s: {log_path.read_text()}")
+
+    if not first_answer(partial(http_ok, f"{url}/healthz", 1.0), start_s, alive=alive):
+        raise RuntimeError(f"mlbsts api not healthy in {start_s:.0f} s: {log_path.read_text()}")
 
 
 def _drop_redis_prefix(env: dict[str, str]) -> None:

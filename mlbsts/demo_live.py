@@ -34,11 +34,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import redis
 from confluent_kafka import KafkaException
@@ -54,6 +54,7 @@ from mlbsts.settings import Settings
 from mlbsts.stack.kafka import admin_client, create_topics
 from mlbsts.stack.migrations import apply_migrations
 from mlbsts.stack.ports import port_is_free
+from mlbsts.waiting import first_answer, http_ok
 from sim.simulate import simulate
 
 __all__ = ["LONGEST_WAIT_S", "LiveWorld", "pacing", "run_live"]
@@ -186,14 +187,8 @@ def api_env(world: LiveWorld) -> dict[str, str]:
 
 
 def wait_healthy(url: str, alive: Callable[[], None], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        alive()
-        with suppress(httpx.TransportError):
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise DemoError(f"the API did not answer {url}/healthz within {timeout_s:.0f} s")
+    if not first_answer(partial(http_ok, f"{url}/healthz"), timeout_s, alive=alive):
+        raise DemoError(f"the API did not answer {url}/healthz within {timeout_s:.0f} s")
 
 
 def situation(snapshot: dict[str, Any]) -> tuple[str, str]:

@@ -34,6 +34,7 @@ from pydantic import SecretStr
 from mlbsts import demo, stack
 from mlbsts.paths import PROJECT_ROOT
 from mlbsts.settings import Settings, get_settings
+from mlbsts.waiting import first_answer
 from sim.simulate import simulate
 
 pytestmark = pytest.mark.integration
@@ -95,15 +96,15 @@ def get(port: int, path: str) -> tuple[int, str]:
 
 def wait_for(what: str, check: Callable[[], Any], proc: subprocess.Popen[bytes], log: Path) -> Any:
     """``check()``'s first truthy answer within ``WAIT_S``; the worker must stay up."""
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
+
+    def alive() -> None:
         assert proc.poll() is None, (
             f"the worker exited ({proc.returncode}):\n{log.read_text()[-3000:]}"
         )
-        if answer := check():
-            return answer
-        time.sleep(0.5)
-    raise AssertionError(f"not within {WAIT_S:.0f} s: {what}\n{log.read_text()[-3000:]}")
+
+    answer = first_answer(check, WAIT_S, alive=alive, every_s=0.5)
+    assert answer, f"not within {WAIT_S:.0f} s: {what}\n{log.read_text()[-3000:]}"
+    return answer
 
 
 def postgres_pids(settings: Settings) -> list[int]:
