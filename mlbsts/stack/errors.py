@@ -8,7 +8,8 @@ Every error says what went wrong and what to do about it, in one line::
     ├── PortTakenError          a port is held by a process the stack did not start
     ├── StartupError            a server exited or did not become healthy in time (names its log)
     ├── ProvisionError          creating topics, buckets, roles or applying migrations failed
-    └── StopError               a process the stack started survived SIGKILL
+    ├── StopError               a process the stack started survived SIGKILL
+    └── TrimError               the log trimmer is not passing, or its last pass failed
 """
 
 from __future__ import annotations
@@ -40,3 +41,7 @@ class ProvisionError(StackError):
 
 class StopError(StackError):
     """A process the stack started is still alive after SIGKILL."""
+
+
+class TrimError(StackError):
+    """The log trimmer has not passed for too long, or its last pass failed."""

@@ -2,7 +2,8 @@
 
 A server module (``s3``, ``kafka``, ``postgres``, ``redis``) renders a :class:`Launch`
 from the settings (pure: unit-tested), prepares its data directory, probes its health
-with the real client library and provisions what the project needs on it.
+with the real client library and provisions what the project needs on it. A
+:class:`Helper` (the log trimmer) is a process of the stack that serves other servers.
 """
 
 from __future__ import annotations
@@ -57,6 +58,18 @@ class Server(Protocol):
 
     def provision(self, settings: Settings, layout: Layout) -> None:
         """Create what the project needs on the healthy server (idempotent)."""
+
+
+class Helper(Server, Protocol):
+    """A process of the stack that is no server (binds no port) and serves the servers
+    it ``needs``: started after them when ``enabled``, stopped before them."""
+
+    needs: tuple[str, ...]  # names of the servers it works on
+
+    def enabled(self, settings: Settings) -> bool: ...
+
+    def describe(self, settings: Settings, layout: Layout) -> str:
+        """The title ``stack status`` shows while it runs: what it did last."""
 
 
 def base_env() -> dict[str, str]:

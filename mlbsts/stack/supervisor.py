@@ -1,9 +1,10 @@
 """``up``, ``down``, ``status``: the four servers of the local stack, in order.
 
 ``up`` starts S3 first (Tansu keeps its log there), then Tansu, PostgreSQL and Redis.
-For each server: a live process recorded by an earlier ``up`` (same PID, same start
-time) is left alone once healthy; otherwise its ports are checked, its data directory
-prepared, the server started detached, and ``up`` waits until a real client request
+Then the helpers (:data:`HELPERS`: the log trimmer) whose servers are in the stack
+and that are enabled. For each: a live process recorded by an earlier ``up`` (same PID,
+same start time) is left alone once healthy; otherwise its ports are checked, its data
+directory prepared, the server started detached, and ``up`` waits until a real client request
 succeeds, then provisions it (buckets, topics, role/database/migrations). A failure
 stops ``up`` there; the servers already up stay up (``mlbsts stack down`` stops them).
 """
@@ -27,11 +28,13 @@ from mlbsts.stack.postgres import PostgresServer
 from mlbsts.stack.process import ProcessRecord, is_alive, rss_bytes, spawn, terminate
 from mlbsts.stack.redis import RedisServer
 from mlbsts.stack.s3 import S3Server
-from mlbsts.stack.server import Launch, Server
+from mlbsts.stack.server import Helper, Launch, Server
+from mlbsts.stack.trimmer import LogTrimmer
 
 logger = logging.getLogger(__name__)
 
 SERVERS: tuple[Server, ...] = (S3Server(), KafkaServer(), PostgresServer(), RedisServer())
+HELPERS: tuple[Helper, ...] = (LogTrimmer(),)
 DEFAULT_TIMEOUT = 60.0
 
 
@@ -71,11 +74,22 @@ class Progress:
     pid: int
 
 
+def parts() -> tuple[Server, ...]:
+    """The servers, then the helpers whose servers are all among them (start order)."""
+    names = {srv.name for srv in SERVERS}
+    return (*SERVERS, *(h for h in HELPERS if set(h.needs) <= names))
+
+
+def _off(srv: Server, settings: Settings) -> bool:
+    """A helper its settings turn off (``up`` does not start it)."""
+    return any(h is srv and not h.enabled(settings) for h in HELPERS)
+
+
 def server(name: str) -> Server:
-    for candidate in SERVERS:
+    for candidate in parts():
         if candidate.name == name:
             return candidate
-    raise KeyError(f"no server {name!r}; choose one of {[s.name for s in SERVERS]}")
+    raise KeyError(f"no server {name!r}; choose one of {[s.name for s in parts()]}")
 
 
 @contextmanager
@@ -95,7 +109,7 @@ def up(
 ) -> StackStatus:
     """Start whatever is not running, wait until healthy, provision; the final status."""
     layout = Layout(settings.stack_dir)
-    launches = {s.name: s.launch(settings, layout) for s in SERVERS}  # settings errors first
+    launches = {s.name: s.launch(settings, layout) for s in parts()}  # settings errors first
     with _exclusive(layout):
         _up(settings, layout, launches, timeout, on_progress)
     return status(settings)
@@ -108,12 +122,14 @@ def _up(
     timeout: float,
     on_progress: Callable[[Progress], None] | None,
 ) -> None:
-    for srv in SERVERS:
+    for srv in parts():
         began = time.monotonic()
         record = ProcessRecord.load(layout.record(srv.name))
         if record is not None and is_alive(record):
             action = "running"
             _wait_healthy(srv, settings, layout, record, timeout)
+        elif _off(srv, settings):
+            continue
         else:
             action = "started"
             launch = launches[srv.name]
@@ -189,7 +205,7 @@ def down(settings: Settings, *, purge: bool = False) -> list[str]:
     layout = Layout(settings.stack_dir)
     stopped, errors = [], []
     with _exclusive(layout):
-        for srv in reversed(SERVERS):
+        for srv in reversed(parts()):
             try:
                 if _stop(layout, srv.name):
                     stopped.append(srv.name)
@@ -210,26 +226,26 @@ def down(settings: Settings, *, purge: bool = False) -> list[str]:
 
 
 def status(settings: Settings) -> StackStatus:
-    """Each server: its recorded PID if alive, and whether a real request succeeds."""
+    """Each part: its recorded PID if alive, and whether a real request succeeds."""
     layout = Layout(settings.stack_dir)
-    components = []
-    for srv in SERVERS:
-        try:
-            address = srv.address(settings)
-        except StackError as e:
-            components.append(ComponentStatus(srv.name, srv.title, "?", None, False, str(e)))
-            continue
-        record = ProcessRecord.load(layout.record(srv.name))
-        pid = record.pid if record is not None and is_alive(record) else None
-        if pid is None:
-            components.append(ComponentStatus(srv.name, srv.title, address, None, False, "stopped"))
-            continue
-        try:
-            srv.check(settings, layout)
-            healthy, detail = True, "ok"
-        except Exception as e:  # any client error: unhealthy, say why
-            healthy, detail = False, f"{type(e).__name__}: {e}".splitlines()[0]
-        components.append(
-            ComponentStatus(srv.name, srv.title, address, pid, healthy, detail, rss_bytes(pid))
-        )
-    return StackStatus(tuple(components))
+    return StackStatus(tuple(_status_of(srv, settings, layout) for srv in parts()))
+
+
+def _status_of(srv: Server, settings: Settings, layout: Layout) -> ComponentStatus:
+    try:
+        address = srv.address(settings)
+    except StackError as e:
+        return ComponentStatus(srv.name, srv.title, "?", None, False, str(e))
+    record = ProcessRecord.load(layout.record(srv.name))
+    pid = record.pid if record is not None and is_alive(record) else None
+    if pid is None:
+        off = _off(srv, settings)  # a helper turned off is as it should be
+        return ComponentStatus(srv.name, srv.title, address, None, off, "off" if off else "stopped")
+    try:
+        srv.check(settings, layout)
+        healthy, detail = True, "ok"
+    except Exception as e:  # any client error: unhealthy, say why
+        healthy, detail = False, f"{type(e).__name__}: {e}".splitlines()[0]
+    helper = next((h for h in HELPERS if h is srv), None)
+    title = srv.title if helper is None else helper.describe(settings, layout)
+    return ComponentStatus(srv.name, title, address, pid, healthy, detail, rss_bytes(pid))

@@ -69,7 +69,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_all_four_are_healthy(stack_settings: Settings) -> None:
     status = stack.status(stack_settings)
-    assert [c.name for c in status.components] == ["s3", "kafka", "postgres", "redis"]
+    names = [c.name for c in status.components]
+    assert names == ["s3", "kafka", "postgres", "redis", "trim"]  # the trimmer: a helper
     for component in status.components:
         assert component.healthy, component
         assert component.pid is not None
@@ -179,14 +180,14 @@ def test_a_port_taken_by_a_stranger_is_one_clear_line(stack_settings: Settings) 
 
 def test_down_leaves_no_process_behind(stack_settings: Settings) -> None:
     layout = Layout(stack_settings.stack_dir)
-    records = [ProcessRecord.load(layout.record(s.name)) for s in stack.SERVERS]
+    records = [ProcessRecord.load(layout.record(s.name)) for s in stack.parts()]
     started: dict[int, int] = {}
     for record in records:
         assert record is not None
         started |= family(record)  # the servers and their children (postgres workers)
     assert len(started) > 4
     try:
-        assert stack.down(stack_settings) == ["redis", "postgres", "kafka", "s3"]
+        assert stack.down(stack_settings) == ["trim", "redis", "postgres", "kafka", "s3"]
         for pid, ticks in started.items():
             info = proc_info(pid)
             assert info is None or info.start_ticks != ticks, f"pid {pid} is still running"
