@@ -1,15 +1,15 @@
 """The retention trimmer of the embedded broker's log: a process of the local stack.
 
-``mlbsts stack up`` starts it (``python -m mlbsts.stack.log_trimmer``) after the S3 server
-and Tansu when ``MLBSTS_EMBEDDED_LOG_RETENTION_S`` is above 0; ``down`` stops it first.
-Every :func:`~mlbsts.stack.log_retention.trim_every_s` it lists the derived topics'
-partitions in the log bucket, and deletes what
-:func:`~mlbsts.stack.log_retention.plan_trim` chooses (batch objects older than the
-retention, never the newest of a partition, never a source topic, never metadata), at
-most :data:`MAX_DELETES_PER_PASS` a pass. Each S3 request is bounded by
-:data:`REQUEST_TIMEOUT_S`; a pass that fails (S3 slow or away) is logged and tried
-again at the next one: the trimmer never stops the stack, and the broker never waits for
-it. It writes what it did to ``run/trim.json`` (``mlbsts stack status``) and logs each
+``mlbsts stack up`` starts it (:data:`ENTRY`) after the S3 server and Tansu when
+``MLBSTS_EMBEDDED_LOG_RETENTION_S`` is above 0; ``down`` stops it first. Every
+:func:`~mlbsts.stack.log_retention.trim_every_s` it lists the derived topics' partitions
+in the log bucket, and deletes what :func:`~mlbsts.stack.log_retention.plan_trim` chooses
+(batch objects older than the retention, never the newest of a partition, never a source
+topic, never metadata), at most :data:`MAX_DELETES_PER_PASS` a pass (a pass that hits the
+cap is followed after :data:`RETRY_AFTER_S`). Each S3 request is bounded by
+:data:`REQUEST_TIMEOUT_S`; a pass that fails (S3 slow or away) is logged and tried again
+after :data:`RETRY_AFTER_S`: the trimmer never stops the stack, and the broker never waits
+for it. It writes what it did to ``run/trim.json`` (``mlbsts stack status``) and logs each
 pass that deleted something (objects, bytes) to ``logs/trim.log``.
 
 A reader fetching a batch at the moment it is deleted makes Tansu fail that fetch
@@ -45,7 +45,10 @@ logger = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S = 10.0
 MAX_DELETES_PER_PASS = 5000
-RETRY_AFTER_S = 30.0  # a failed pass is tried again this soon
+RETRY_AFTER_S = 30.0  # a failed pass, or one that hit the cap, is followed this soon
+#: the process's command: ``-m`` would run this module a second time (``mlbsts.stack``
+#: imports it first), so it is started by its ``main``
+ENTRY = "from mlbsts.stack.log_trimmer import main; main()"
 DELETE_CHUNK = 1000  # S3's limit of one DeleteObjects request
 #: what a pass may fail on and be tried again: the S3 server's answers and the network
 TRANSIENT = (MinioException, urllib3.exceptions.HTTPError, OSError)
@@ -174,12 +177,18 @@ def run(settings: Settings, path: Path, stop: threading.Event) -> None:
             status["last"] = asdict(result)
             status["failed_in_a_row"] = status["failed_in_a_row"] + 1 if result.error else 0
         write_status(path, status)
-        failing = result is not None and result.error is not None
-        stop.wait(min(every_s, RETRY_AFTER_S) if failing else every_s)  # a blip: soon again
+        stop.wait(min(every_s, RETRY_AFTER_S) if _again_soon(result) else every_s)
+
+
+def _again_soon(result: PassResult | None) -> bool:
+    """A failed pass (a blip) or one that hit the cap (a backlog) is followed soon."""
+    if result is None:
+        return False
+    return result.error is not None or result.deleted >= MAX_DELETES_PER_PASS
 
 
 def main() -> None:
-    """``python -m mlbsts.stack.log_trimmer``: run until SIGTERM or SIGINT."""
+    """The trimmer process (:data:`ENTRY`): run until SIGTERM or SIGINT."""
     from mlbsts.telemetry.logs import secrets_of, setup_logging  # noqa: PLC0415
 
     settings = get_settings()

@@ -17,7 +17,7 @@ from mlbsts.settings import Settings
 from mlbsts.stack.errors import TrimError
 from mlbsts.stack.layout import Layout
 from mlbsts.stack.log_retention import trim_every_s
-from mlbsts.stack.log_trimmer import REQUEST_TIMEOUT_S, read_status, status_path
+from mlbsts.stack.log_trimmer import ENTRY, REQUEST_TIMEOUT_S, read_status, status_path
 from mlbsts.stack.s3 import S3Server
 from mlbsts.stack.server import Launch, base_env, ensure_dir
 
@@ -66,7 +66,7 @@ class LogTrimmer:
         return S3Server().address(settings)
 
     def launch(self, settings: Settings, layout: Layout) -> Launch:
-        argv = (sys.executable, "-m", "mlbsts.stack.log_trimmer")
+        argv = (sys.executable, "-c", ENTRY)
         env = base_env() | settings_env(settings) | {"PYTHONUNBUFFERED": "1"}
         return Launch(argv=argv, ports=(), env=env, stop_timeout=5.0)
 

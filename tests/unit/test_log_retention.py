@@ -144,7 +144,7 @@ def test_the_trimmer_process_gets_its_settings_and_no_other(tmp_path: Path) -> N
     assert env["MLBSTS_EMBEDDED_LOG_RETENTION_S"] == "60.0"
     launch = LogTrimmer().launch(settings, Layout(tmp_path))
     assert launch.ports == ()
-    assert launch.argv[-2:] == ("-m", "mlbsts.stack.log_trimmer")
+    assert launch.argv[-2:] == ("-c", "from mlbsts.stack.log_trimmer import main; main()")
     assert "MLBSTS_POSTGRES_DSN" not in launch.env
     assert LogTrimmer().enabled(settings)
     assert not LogTrimmer().enabled(settings.model_copy(update={"embedded_log_retention_s": 0}))
