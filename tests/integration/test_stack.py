@@ -135,15 +135,15 @@ def test_up_twice_is_harmless(stack_settings: Settings) -> None:
     status = stack.up(stack_settings, on_progress=progress.append)
     assert status.healthy
     assert {c.name: c.pid for c in status.components} == before
-    assert [p.action for p in progress] == ["running"] * 4
+    assert [p.action for p in progress] == ["running"] * len(stack.parts())  # 4 and trim
 
 
 def test_status_command_exit_code_follows_health(stack_settings: Settings) -> None:
     result = run_cli("status")
     assert result.returncode == 0, result.stderr
-    for name in ("s3", "kafka", "postgres", "redis"):
+    for name in ("s3", "kafka", "postgres", "redis", "trim"):
         assert name in result.stdout
-    assert result.stdout.count("healthy") == 4
+    assert result.stdout.count("healthy") == len(stack.parts())
 
 
 def test_tansu_log_survives_a_broker_restart(stack_settings: Settings, kafka_topic: str) -> None:
