@@ -17,7 +17,8 @@ Measured for each run:
   PostgreSQL backends that ended during it), read before and after.
 
 ``python -m bench.reprocess_bench [--games N] [--every N] [--workers 1,2] [--out PATH]``
-runs this section alone and writes ``bench/reprocess-report.md``.
+runs this section alone and writes ``bench/reprocess-report.md``; the analysis written
+below the figures (from the heading ``NOTES_HEADING`` on) is kept.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ SERVER_LABELS = {
 }
 _TICK = os.sysconf("SC_CLK_TCK")
 _RESULT = re.compile(rb"(\d+) records, (\d+) snapshots in ([\d.]+) s")
+#: the report's hand-written analysis starts here; a new measurement keeps it
+NOTES_HEADING = "## Where a replay's CPU goes"
 
 
 @dataclass(frozen=True)
@@ -304,6 +307,13 @@ def report(
     return render(load, runs, every)
 
 
+def kept_notes(path: Path) -> str:
+    """The analysis of the report at ``path`` (from ``NOTES_HEADING`` on), or ""."""
+    text = path.read_text() if path.exists() else ""
+    at = text.find(NOTES_HEADING)
+    return "\n" + text[at:] if at >= 0 else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.reprocess_bench")
     parser.add_argument("--games", type=int, default=GAMES)
@@ -319,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     workers = tuple(int(w) for w in args.workers.split(","))
     section = report(settings, feeds, games=args.games, every=args.every, workers=workers)
-    args.out.write_text(f"# MLB-STS reprocessing benchmark\n\n{section}")
+    notes = kept_notes(args.out)
+    args.out.write_text(f"# MLB-STS reprocessing benchmark\n\n{section}{notes}")
     log.info("wrote %s", args.out)
     sys.stdout.write(section)
     return 0

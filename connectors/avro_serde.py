@@ -150,6 +150,15 @@ class AvroCodec:
         return _parse_cached(json.dumps(self._schema_by_id(schema_id), sort_keys=True))
 
 
+def avro_body(value: bytes) -> bytes:
+    """The Avro binary body of a framed value (either framing), without its frame."""
+    if value[:2] == SINGLE_OBJECT_MAGIC and len(value) >= 10:
+        return value[10:]
+    if value[:1] == CONFLUENT_MAGIC and len(value) >= 5:
+        return value[5:]
+    raise UnknownFramingError(f"not Avro (first bytes {value[:2]!r})")
+
+
 @lru_cache(maxsize=256)
 def _parse_cached(schema_json: str) -> Any:
     return fastavro.parse_schema(json.loads(schema_json))

@@ -48,6 +48,7 @@ from bytewax.outputs import (
     StatelessSinkPartition,
 )
 
+from connectors.records import EncodedBatch
 from connectors.storage_ops import STORAGE_OPS
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.batches import EventBatch
@@ -85,6 +86,8 @@ def estimated_size(item: object) -> int:
         return len(item.raw_value) + len(item.envelope.payload) + len(item.payload_json)
     if isinstance(item, EventBatch):
         return ITEM_BYTES + EVENT_BYTES * len(item.events)
+    if isinstance(item, EncodedBatch):  # the events and their encoded records
+        return ITEM_BYTES + sum(EVENT_BYTES + len(r.value) for r in item.records)
     if isinstance(item, bytes | str):
         return len(item)
     if isinstance(item, LiveStats):

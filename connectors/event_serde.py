@@ -88,8 +88,13 @@ def event_kind(event: Event) -> str:
 # -- event <-> Avro record -----------------------------------------------------------------
 
 
-def avro_record(event: Event) -> dict[str, Any]:
-    """The topic value record of ``event`` (union branch chosen by name)."""
+def avro_record(event: Event, *, named: bool = False) -> dict[str, Any]:
+    """The topic value record of ``event`` (union branch chosen by name).
+
+    ``named``: the nested records of the free-form fields are given as fastavro's
+    ``(full name, record)`` too, the form the encoders use: the same bytes, but fastavro
+    then takes that branch of ``["null", record]`` at once instead of validating the
+    record against it first (~100 of ~125 us of a pitch's encoding)."""
     kind = event_kind(event)
     schema = _branches(kind)
     body: dict[str, Any] = msgspec.to_builtins(event)
@@ -100,7 +105,7 @@ def avro_record(event: Event) -> dict[str, Any]:
     for field in _FREE_FORM:
         value = body.get(field)
         if value is not None:
-            body[field] = _dict_to_avro(value, schema[branch][field])
+            body[field] = _dict_to_avro(value, schema[branch][field], named)
     return {"event": (branch, body)}
 
 
@@ -147,13 +152,13 @@ class _Misfit:
 _MISFIT: Final = _Misfit()
 
 
-def _fit(value: Any, avro_type: Any) -> Any:
+def _fit(value: Any, avro_type: Any, named: bool) -> Any:
     """``value`` as the typed field ``avro_type`` holds it, or ``_MISFIT``."""
     for branch in avro_type if isinstance(avro_type, list) else [avro_type]:
         python_type = type(value)
         if isinstance(branch, dict):
-            if python_type is dict:
-                return _dict_to_avro(value, branch)
+            if python_type is dict:  # (name, fields) only for a branch of a union
+                return _dict_to_avro(value, branch, named and isinstance(avro_type, list))
         elif (
             (branch == "long" and python_type is int and _LONG_MIN <= value <= _LONG_MAX)
             or (branch == "double" and python_type is float)
@@ -164,19 +169,25 @@ def _fit(value: Any, avro_type: Any) -> Any:
     return _MISFIT
 
 
-def _dict_to_avro(value: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
-    """Typed fields for the keys that fit, ``extra`` (JSON) for the rest; null = absent."""
+def _dict_to_avro(value: Mapping[str, Any], record: Mapping[str, Any], named: bool) -> Any:
+    """Typed fields for the keys that fit, ``extra`` (JSON) for the rest; null = absent.
+    ``named``: as ``(full name, fields)``, fastavro's notation of a union branch."""
     types = {f["name"]: f["type"] for f in record["fields"] if f["name"] != _EXTRA}
     out: dict[str, Any] = dict.fromkeys(types)
     extra: dict[str, Any] = {}
     for key, item in value.items():
-        fitted = _fit(item, types[key]) if key in types and item is not None else _MISFIT
+        fitted = _fit(item, types[key], named) if key in types and item is not None else _MISFIT
         if fitted is _MISFIT:
             extra[key] = item
         else:
             out[key] = fitted
     out[_EXTRA] = orjson.dumps(extra).decode() if extra else None
-    return out
+    return (_full_name(record), out) if named else out
+
+
+def _full_name(record: Mapping[str, Any]) -> str:
+    name = str(record["name"])
+    return name if "." in name else f"{record.get('namespace', _NAMESPACE)}.{name}"
 
 
 def _dict_from_avro(value: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
@@ -216,7 +227,7 @@ class EventSerde:
 
     def encode(self, event: Event) -> bytes:
         topic = _TOPIC_OF_KIND[event_kind(event)]
-        return self._codecs.encoder(topic).encode(avro_record(event))
+        return self._codecs.encoder(topic).encode(avro_record(event, named=True))
 
     def decode(self, topic: str, value: bytes) -> Event:
         kind = KIND_OF_TOPIC.get(topic)

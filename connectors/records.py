@@ -17,6 +17,7 @@ import msgspec
 from connectors.avro_serde import AvroCodec, SerdeError
 from connectors.event_serde import encode_event_value, event_kind
 from connectors.topic_codecs import value_decoder, value_encoder
+from flows.game.batches import EventBatch
 from flows.game.dead_letters import DeadLetter, ErrorClass
 from flows.game.events import Event
 from mlbsts import topics
@@ -61,6 +62,21 @@ def event_record(event: Event) -> OutRecord:
         value=encode_event_value(event),
         source_ts=event.source_ts or None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedBatch:
+    """An event batch with the log record of each of its events, in order: the flow
+    encodes each event once, for the log and the S3 archive (``connectors.event_archive``
+    reuses the values' Avro bodies)."""
+
+    batch: EventBatch
+    records: tuple[OutRecord, ...]
+
+
+def encoded_batch(batch: EventBatch) -> EncodedBatch:
+    """``batch`` and :func:`event_record` of each of its events."""
+    return EncodedBatch(batch, tuple(event_record(e) for e in batch.events))
 
 
 def _dead_letter_codec() -> AvroCodec:

@@ -47,14 +47,13 @@ from connectors.pg_normalized import NormalizedEventsSink
 from connectors.pg_stats import PgLiveStatsSink, PgPitcherStatsSink, PgWindowStatsSink
 from connectors.postgres import PgLimits
 from connectors.raw_sinks import RawPostgresSink, RawS3Sink
-from connectors.records import dead_letter_record, event_record
+from connectors.records import EncodedBatch, dead_letter_record, encoded_batch
 from connectors.redis_state import RedisLiveStateSink
 from connectors.rejects import DeadLetterProducer, Rejects
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.batches import EventBatch
 from flows.game.dead_letters import DeadLetter, ErrorClass, dead_letter_of
 from flows.game.envelope import parse_feed_timestamp
-from flows.game.events import Event
 from flows.game.release import Released, releasing
 from flows.game.snapshot_diff import GameState, SnapshotError, newest_ts_of, step
 from flows.observe import (
@@ -89,7 +88,8 @@ class FlowSinks:
     raw_s3: SinkOf[AcceptedSnapshot] | None
     log: SinkOf[OutRecord]  # events, statistics and dead letters; each record names its topic
     events_postgres: SinkOf[EventBatch] | None = None
-    events_s3: SinkOf[EventBatch] | None = None
+    #: given batches with their events' log records (``EncodedBatch``)
+    events_s3: SinkOf[EventBatch | EncodedBatch] | None = None
     game_postgres: SinkOf[AcceptedSnapshot] | None = None
     live_redis: SinkOf[LiveStats] | None = None
     live_postgres: SinkOf[LiveStats] | None = None
@@ -135,10 +135,6 @@ def _released(state: GameState) -> EventBatch | Released | DeadLetter:
 _diff = releasing(_diff_snapshot, newest_ts_of, _released)
 
 
-def _to_record(item: Event | DeadLetter) -> OutRecord:
-    return dead_letter_record(item) if isinstance(item, DeadLetter) else event_record(item)
-
-
 def build_flow(
     source: Source[RawMessage],
     sinks: FlowSinks,
@@ -172,9 +168,11 @@ def build_flow(
     signals: Any = split_diffs.trues  # EventBatch | Released
     batches: Any = op.filter("batches_only", signals, _is_batch)  # EventBatch
     _output_if("events_to_postgres", batches, sinks.events_postgres)
-    _output_if("events_to_s3", batches, sinks.events_s3)
-    events = op.flat_map("events_of_batch", batches, _events_of)
-    # PitchEvent | PlayEvent | RunnerEvent | GameEvent | Retraction
+    encoded = op.map("encode_batches", batches, encoded_batch)
+    # EncodedBatch(batch, the log record of each event): each event is encoded once
+    _output_if("events_to_s3", encoded, sinks.events_s3)
+    events = op.flat_map("records_of_batch", encoded, _records_of)
+    # OutRecord of a PitchEvent | PlayEvent | RunnerEvent | GameEvent | Retraction
     live = add_live_stats(signals, stats)
     # live: LiveStats per batch; pitchers; windows: league WindowStats; late: DeadLetter
     _output_if("live_to_redis", live.live, sinks.live_redis)
@@ -183,10 +181,10 @@ def build_flow(
     _output_if("windows_to_postgres", live.windows, sinks.windows_postgres)
     letters = op.merge("all_dead_letters", dead, split_diffs.falses)  # DeadLetter
     letters = _offload_originals(letters, sinks, letter_inline_max)
-    outputs: Any = op.merge("all_outputs", events, letters)
-    records = op.map("encode_records", outputs, _to_record)
+    letter_records = op.map("encode_letters", letters, dead_letter_record)
     # OutRecord(topic, key=gamePk, value)
-    _output_if("write_log", op.merge("all_records", records, stats_records(live)), sinks.log)
+    records = op.merge("all_records", events, letter_records, stats_records(live))
+    _output_if("write_log", records, sinks.log)
     return flow
 
 
@@ -237,9 +235,9 @@ def _advance(clock: FlowClock, _step_id: str, item: AcceptedSnapshot) -> None:
         clock.advance(parse_feed_timestamp(item.envelope.feed_timestamp or ""))
 
 
-def _events_of(batch: EventBatch) -> tuple[Event, ...]:
-    count_events(batch.events)
-    return batch.events
+def _records_of(encoded: EncodedBatch) -> tuple[OutRecord, ...]:
+    count_events(encoded.batch.events)
+    return encoded.records
 
 
 def _game_key(item: AcceptedSnapshot) -> str:
@@ -253,6 +251,10 @@ def snapshot_key(item: AcceptedSnapshot) -> str:
 
 def batch_key(item: EventBatch) -> str:
     return str(item.game_pk)
+
+
+def encoded_key(item: EventBatch | EncodedBatch) -> str:
+    return str(item.batch.game_pk if isinstance(item, EncodedBatch) else item.game_pk)
 
 
 def live_key(item: LiveStats) -> str:
@@ -320,7 +322,7 @@ def production_flow() -> Dataflow:
             room,
             on_written=events_committed,  # mlbsts_data_age_seconds{stage="postgres_committed"}
         ),
-        events_s3=BackgroundSink(EventBatchS3Sink(settings), batch_key, parts, room),
+        events_s3=BackgroundSink(EventBatchS3Sink(settings), encoded_key, parts, room),
         live_redis=BackgroundSink(RedisLiveStateSink(settings, rejects), live_key, parts, room),
         **game_and_stats_sinks(settings, dsn, rejects),
         letter_originals=DeadLetterOriginalsSink(settings),  # originals too large for a letter

@@ -37,6 +37,7 @@ from flows.live_stats import (
     FlowSinks,
     batch_key,
     build_flow,
+    encoded_key,
     game_and_stats_sinks,
 )
 from flows.stats_flow import stats_config
@@ -76,7 +77,7 @@ def replay_sinks(settings: Settings, target: ReplayTarget) -> FlowSinks:
         events_postgres=BackgroundSink(
             NormalizedEventsSink(dsn, rejects, limits=pg), batch_key, parts, room
         ),
-        events_s3=BackgroundSink(EventBatchS3Sink(archive), batch_key, parts, room),
+        events_s3=BackgroundSink(EventBatchS3Sink(archive), encoded_key, parts, room),
         **game_and_stats_sinks(settings, dsn, rejects),
         letter_originals=DeadLetterOriginalsSink(archive),
     )

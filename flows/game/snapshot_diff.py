@@ -93,6 +93,14 @@ def _digest(data: bytes | msgspec.Raw, size: int) -> bytes:
     return hashlib.blake2b(data, digest_size=size).digest()
 
 
+def _raw_digest(data: bytes | msgspec.Raw) -> bytes:
+    """16 bytes identifying raw feed JSON (the snapshot, a play): SHA-256, which CPUs with
+    SHA extensions hash ~2.5x faster than BLAKE2b (these are ~1 ms of each snapshot). An
+    older state's BLAKE2b hashes only make its plays be decoded once more: the events'
+    content hashes (:func:`_content_hash`) are unchanged, so nothing is emitted again."""
+    return hashlib.sha256(data).digest()[:16]
+
+
 def _content_hash(event: Event) -> bytes:
     return _digest(_ENCODER.encode(event), 8)
 
@@ -169,7 +177,7 @@ def _decode_changed(state: GameState, head: FeedHead) -> tuple[list[bytes], dict
     leaves the state exactly as it was (nothing half-applied, no event lost). Plays with
     unchanged bytes decoded before, so they cannot fail later.
     """
-    hashes = [_digest(raw, 16) for raw in head.liveData.plays.allPlays]
+    hashes = [_raw_digest(raw) for raw in head.liveData.plays.allPlays]
     decoded: dict[int, Play] = {}
     for position, raw in enumerate(head.liveData.plays.allPlays):
         known = position < len(state.plays) and state.plays[position].raw_hash == hashes[position]
@@ -232,7 +240,7 @@ def step(state: GameState | None, snapshot: Snapshot) -> tuple[GameState, list[E
     if ts < state.newest_ts:
         state.stale_snapshots += 1
         return state, []
-    snapshot_hash = _digest(body, 16)
+    snapshot_hash = _raw_digest(body)
     if snapshot_hash == state.snapshot_hash:
         state.duplicate_snapshots += 1
         return state, []

@@ -4,12 +4,22 @@ CPU accounting from /proc and the report's goal line."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.load import COPY_PK_OFFSET, copy_pk, relabelled
-from bench.reprocess_bench import GOAL_PER_CORE, Load, Run, _cpu_s, _tree_cpu_s, render
+from bench.reprocess_bench import (
+    GOAL_PER_CORE,
+    NOTES_HEADING,
+    Load,
+    Run,
+    _cpu_s,
+    _tree_cpu_s,
+    kept_notes,
+    render,
+)
 from connectors.kafka_range import _range_config, _reader_config
 from connectors.kafka_read import BACKLOG_FETCH_WAIT_MS, backlog_config
 from mlbsts.settings import Settings
@@ -65,3 +75,12 @@ def test_the_report_says_whether_the_goal_is_met() -> None:
     assert "7 real games; 13 load copies" in text
     assert f"Goal {GOAL_PER_CORE:.0f} snapshots/s per worker core, 1 worker(s): met (250" in text
     assert "2 worker(s): NOT met (80 per worker CPU-second, 50/s wall)" in text
+
+
+def test_a_new_measurement_keeps_the_reports_analysis(tmp_path: Path) -> None:
+    report = tmp_path / "reprocess-report.md"
+    assert kept_notes(report) == ""  # no report yet
+    report.write_text(f"# title\n\n| figures |\n\n{NOTES_HEADING}\n\nthe analysis\n")
+    assert kept_notes(report) == f"\n{NOTES_HEADING}\n\nthe analysis\n"
+    report.write_text("# title\n\n| figures |\n")
+    assert kept_notes(report) == ""
