@@ -14,7 +14,7 @@ overwrites the object with identical bytes (same ETag). Delivery is at-least-onc
 (Bytewax replays the last epoch after a resume), made idempotent by those keys.
 
 The file is put together here from the Avro bodies of its records (the bytes fastavro's
-``writer`` gives, as ``tests/unit/test_event_archive.py`` checks on real games): the
+``writer`` gives, as ``tests/unit/test_event_archive_container.py`` checks on real games): the
 header of each kind is made once, and a flow that has already encoded the events for the
 log (:class:`connectors.records.EncodedBatch`) hands their topic values over, whose
 bodies are the records' bodies (the canonical form encodes as the topic schema does), so
