@@ -40,6 +40,21 @@ def _all_ports(settings: Settings) -> set[int]:
     return {port for ports in stack_ports(settings).values() for port in ports}
 
 
+def ephemeral_low(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> int:
+    """The first port of the kernel's ephemeral range (32768 when it cannot be read)."""
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def ephemeral_ports(settings: Settings) -> set[int]:
+    """The ports of the stack of ``settings`` in the ephemeral range: any client's own end
+    of a connection may hold one when the stack starts (``PortTakenError``, by chance)."""
+    low = ephemeral_low()
+    return {port for port in _all_ports(settings) if port >= low}
+
+
 def private_env(dev: Settings, offset: int = PORT_OFFSET) -> dict[str, str]:
     """The environment that points a process at the private stack beside ``dev``."""
     port = {srv.name: int(srv.address(dev).rsplit(":", 1)[1]) + offset for srv in stack.SERVERS}
@@ -73,8 +88,8 @@ def private_stack(
     """A fresh embedded stack beside the dev one (every dev port + ``offset``, by default
     ``PORT_OFFSET`` as it is when called; data in ``folder`` of the dev stack's folder):
     its settings and the environment that points workers at it. It refuses to start when
-    a port meets one of the dev stack's or of the stacks ``beside``; stopped and deleted
-    on exit."""
+    a port meets one of the dev stack's or of the stacks ``beside``, or lies in the
+    ephemeral range; stopped and deleted on exit."""
     env = private_env(dev, PORT_OFFSET if offset is None else offset)
     env["MLBSTS_STACK_DIR"] = str(dev.stack_dir / folder)
     private = private_settings(env)
@@ -83,6 +98,12 @@ def private_stack(
         raise stack.SettingsError(
             f"bench: the private stack would bind ports {sorted(clash)} of another stack; "
             "change its port offset (bench/private_stack.py) or the dev stack's ports"
+        )
+    if chance := ephemeral_ports(private):
+        raise stack.SettingsError(
+            f"bench: the private stack would bind ports {sorted(chance)} in the kernel's "
+            "ephemeral range, which clients' connections take by chance; choose an offset "
+            "that keeps every port (weed's gRPC ports are S3's + 10000) below it"
         )
     stack.down(private, purge=True)  # left over from an interrupted run
     try:

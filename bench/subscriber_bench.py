@@ -3,7 +3,7 @@ back by a subscriber, on a fresh embedded stack and again after a long history.
 
 ``python -m bench.subscriber_bench [--history N] [--per-batch B] [--waits 50,500]`` writes
 ``bench/subscriber-report.md``. Each scenario gets a private stack of its own at the dev
-ports + ``PORT_OFFSET`` (9500; ``make bench`` uses +1000), in its own folder, deleted after.
+ports + ``SUBSCRIBER_OFFSET`` (-2500; ``make bench`` uses +1000), in its own folder, deleted after.
 
 Scenarios: for each read-back consumer setting (``fetch.wait.max.ms``), the end-to-end
 load of ``bench.e2e`` on a fresh stack, then on a stack whose event topics were first given
@@ -55,7 +55,7 @@ log = logging.getLogger("bench.subscriber")
 FINDINGS = "## What stands in the way"
 
 #: this benchmark's private stack: dev ports + 9500 (``make bench`` takes +1000)
-SUBSCRIBER_OFFSET = 9500
+SUBSCRIBER_OFFSET = -2500  # every port below the ephemeral range (32768)
 REPORT = PROJECT_ROOT / "bench" / "subscriber-report.md"
 LOAD_HEADER = ("mlbsts-load", b"copy")
 #: Tansu's cluster id (its default): objects live under ``clusters/<id>/topics/...``

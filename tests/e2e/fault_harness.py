@@ -30,7 +30,7 @@ from typing import Any
 import redis
 from confluent_kafka import KafkaError, Message, Producer
 
-from bench.private_stack import private_env, private_settings, shared_ports
+from bench.private_stack import ephemeral_ports, private_env, private_settings, shared_ports
 from connectors.kafka_io import producer_config
 from connectors.kafka_read import Mark, mark
 from connectors.records import TOPIC_OF_KIND
@@ -44,7 +44,7 @@ from tests.e2e.supervisor import Outcome, WorkerSupervisor
 from tests.e2e.test_recovery import Target
 from tests.integration.conftest import unique
 
-PORT_OFFSET = 5000  # dev ports + 5000: clear of the dev stack, the bench (+1000) and +3000
+PORT_OFFSET = -1000  # dev ports - 1000: every port (weed's gRPC too) below the ephemeral range
 #: the worker exactly as production runs it, with Bytewax recovery (one process, one worker)
 WORKER = [sys.executable, "-m", "bytewax.run", "flows.live_stats:flow", "-w", "1"]
 #: the topics a run's outputs are read back from (events and dead letters)
@@ -57,8 +57,11 @@ def private_stack(stack_dir: Path) -> Iterator[Settings]:
     dev = get_settings()
     env = private_env(dev, PORT_OFFSET) | {"MLBSTS_STACK_DIR": str(stack_dir)}
     settings = private_settings(env)
-    if clash := shared_ports(dev, settings):
-        raise RuntimeError(f"the private stack would bind ports {sorted(clash)} of the dev one")
+    if clash := shared_ports(dev, settings) | ephemeral_ports(settings):
+        raise RuntimeError(
+            f"the private stack would bind ports {sorted(clash)}: the dev "
+            "stack's or in the ephemeral range"
+        )
     stack.down(settings, purge=True)
     try:
         status = stack.up(settings, timeout=120)

@@ -25,7 +25,7 @@ from mlbsts.settings import Settings, get_settings
 
 pytestmark = pytest.mark.e2e
 
-OFFSET = 8500  # this test's private ports, its own (test_liveness_stall.py has +8000)
+OFFSET = -5000  # private ports, its own, below the ephemeral range (bench/private_stack.py)
 PG_PASSWORD = "pg-pass-3f1c9a7e5d"
 S3_SECRET = "s3-secret-8b2e6d4f0a"
 SASL_PASSWORD = "sasl-pass-5e7a1c3b9d"
@@ -62,7 +62,7 @@ def demo_env(settings: Settings) -> dict[str, str]:
         "MLBSTS_POSTGRES_DSN": settings.postgres_dsn.get_secret_value(),
         "MLBSTS_REDIS_URL": settings.redis_url,
         "MLBSTS_KAFKA_SASL_PASSWORD": SASL_PASSWORD,  # PLAINTEXT: configured, never used
-        "MLBSTS_OTLP_ENDPOINT": f"http://127.0.0.1:{4318 + OFFSET}",  # nobody listens
+        "MLBSTS_OTLP_ENDPOINT": "http://127.0.0.1:24318",  # nobody listens
         "MLBSTS_OTLP_HEADERS": f"api-key={OTLP_KEY}",
         "MLBSTS_WORKER_TELEMETRY_PORT": str(9464 + OFFSET),
         "MLBSTS_LOG_FORMAT": "json",

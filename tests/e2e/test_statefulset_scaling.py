@@ -22,6 +22,7 @@ No pod wrote outside its volumes (the root filesystem is read-only in the pod).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -74,14 +75,39 @@ def _one_process(target: Target, topic: str, log: Path) -> None:
             proc.wait()
 
 
-def _run_until(sts: LocalStatefulSet, target: Target, rows: int) -> int:
-    """Let the pods run until ``rows`` raw snapshots are stored; the count then."""
+def _run_until(sts: LocalStatefulSet, target: Target, rows: int, pods: int) -> int:
+    """Let the pods run until ``rows`` raw snapshots are stored and every worker has
+    recorded an epoch past the one it resumed at (rows alone may be reached before the
+    first epoch after a resume closes, and the next execution would resume at the same
+    epoch); the count of rows then."""
     deadline = time.monotonic() + RUN_TIMEOUT_S
-    while (stored := target.raw_rows()) < rows:
+    while (stored := target.raw_rows()) < rows or not _progressed(sts, pods):
         assert sts.running(), f"a pod exited before it was deleted:\n{sts.tail()}"
         assert time.monotonic() < deadline, f"{stored} of {rows} rows:\n{sts.tail()}"
         time.sleep(0.1)
     return stored
+
+
+def _progressed(sts: LocalStatefulSet, pods: int) -> bool:
+    """Whether every worker of the newest execution has a frontier past its resume epoch
+    + 1 (Bytewax's ``fronts``), so the next execution resumes later than this one did."""
+    executions: dict[int, tuple[int, int]] = {}
+    fronts: dict[tuple[int, int], int] = {}
+    for ordinal in range(pods):
+        for part in sts.volume(ordinal).glob("part-*.sqlite3"):
+            with contextlib.closing(sqlite3.connect(part, timeout=5)) as db:
+                for n, w, e in db.execute("SELECT ex_num, worker_count, resume_epoch FROM exs"):
+                    executions[int(n)] = (int(w), int(e))
+                for n, i, f in db.execute(
+                    "SELECT ex_num, worker_index, worker_frontier FROM fronts"
+                ):
+                    key = (int(n), int(i))
+                    fronts[key] = max(int(f), fronts.get(key, int(f)))
+    if not executions:
+        return False
+    newest = max(executions)
+    workers, resumed = executions[newest]
+    return all(fronts.get((newest, i), -1) > resumed + 1 for i in range(workers))
 
 
 def _executions(sts: LocalStatefulSet, pods: int) -> list[tuple[int, int, int]]:
@@ -126,7 +152,7 @@ def test_scaling_2_3_2_processes_equals_one_process(
         assert a.raw_rows() == total
 
         sts.start(2)
-        first = _run_until(sts, b, total // 3)
+        first = _run_until(sts, b, total // 3, 2)
         sts.delete_pods()  # kubectl scale --replicas=0: SIGTERM, SIGKILL after the grace
         assert first < total, "nothing was left to do after the first stop"
         # recovery-init split the partitions between the first two pods, once
@@ -135,7 +161,7 @@ def test_scaling_2_3_2_processes_equals_one_process(
 
         sts.start(3)
         assert partitions_in(sts.volume(2)) == []  # a pod added by scaling up holds none
-        second = _run_until(sts, b, 2 * total // 3)
+        second = _run_until(sts, b, 2 * total // 3, 3)
         sts.delete_pods(force=True)
         assert first < second < total
         # scale down: the pod that goes away held no partition, so nothing has to move

@@ -39,7 +39,7 @@ from sim.simulate import simulate
 
 pytestmark = pytest.mark.integration
 
-OFFSET = 8000  # this test's private ports: Kafka 27092, S3 26333, PostgreSQL 23432, Redis 24379
+OFFSET = -4000  # this test's private ports: Kafka 15092, S3 14333, PostgreSQL 11432, Redis 12379
 STALL_S = 5.0  # MLBSTS_HEALTH_STALL_S of the worker
 EVERY = 3  # a snapshot every 3 pitches
 WAIT_S = 120.0  # the longest any state below is waited for

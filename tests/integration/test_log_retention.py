@@ -50,7 +50,7 @@ from sim.sources import run_engine
 
 pytestmark = pytest.mark.integration
 
-PORT_OFFSET = 9000  # Kafka 28092, S3 27333 (and weed's 27334-27337, 37333-37337)
+PORT_OFFSET = -1500  # Kafka 17592, S3 16833 (and weed's 16834-16837, 26833-26837)
 RETENTION_S = 6.0  # the trimmer passes every 5 s (trim_every_s)
 PER_BATCH = 10
 WAIT_S = 60.0

@@ -45,7 +45,7 @@ from tests.integration.test_pg_normalized import _accepted
 
 pytestmark = pytest.mark.integration
 
-PORT_OFFSET = 6000  # this file's private ports: clear of the dev stack and other tests
+PORT_OFFSET = -2000  # private ports: clear of the dev stack, other tests, the ephemeral range
 LOG = "connectors.sink_retry"
 # small limits, so each outage takes seconds; the budget is generous unless a test needs one
 FAST = PgLimits(

@@ -38,7 +38,7 @@ from tests.unit.test_stats_live_box import batches_of, run
 
 pytestmark = pytest.mark.integration
 
-PORT_OFFSET = 7000  # this test's private ports: dev + 7000
+PORT_OFFSET = -3000  # this test's private ports: dev - 3000
 TIMEOUT_S = 1.0  # redis_timeout_s of the sink under test
 MARGIN_S = 2.0  # scheduling slack over one timeout
 LIVE_TTL_S = 3600

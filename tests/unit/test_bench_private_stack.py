@@ -77,3 +77,62 @@ def test_private_stack_refuses_to_start_on_a_dev_port(
         bench_stack.private_stack(dev_settings(tmp_path)),
     ):
         pytest.fail("the private stack started")
+
+
+def _offsets_in_use() -> dict[str, int]:
+    """Every private stack's port offset in the tests and benchmarks, by where it is set."""
+    from bench import soak, subscriber_bench
+    from tests.e2e import fault_harness, test_demo_logs
+    from tests.integration import (
+        test_broker_kill,
+        test_liveness_stall,
+        test_log_retention,
+        test_pg_outage,
+        test_redis_outage,
+    )
+
+    return {
+        "make bench": PORT_OFFSET,
+        "bench.soak": soak.PORT_OFFSET,
+        "bench.subscriber_bench": subscriber_bench.SUBSCRIBER_OFFSET,
+        "fault suite": fault_harness.PORT_OFFSET,
+        "test_demo_logs": test_demo_logs.OFFSET,
+        "test_broker_kill": test_broker_kill.PORT_OFFSET,
+        "test_liveness_stall": test_liveness_stall.OFFSET,
+        "test_log_retention": test_log_retention.PORT_OFFSET,
+        "test_pg_outage": test_pg_outage.PORT_OFFSET,
+        "test_redis_outage": test_redis_outage.PORT_OFFSET,
+    }
+
+
+def test_every_private_stack_binds_its_own_ports_below_the_ephemeral_range(
+    tmp_path: Path,
+) -> None:
+    """A port in the ephemeral range (32768 and up) may be a client's own end of some
+    connection when the stack starts: the fault suite once failed with weed's gRPC port
+    33334 (+5000) taken that way. Every stack keeps below it and apart from the others."""
+    dev = dev_settings(tmp_path)
+    owner: dict[int, str] = {port: "dev" for port in all_ports(dev)}
+    for name, offset in _offsets_in_use().items():
+        ports = all_ports(private_settings(private_env(dev, offset)))
+        assert max(ports) < 32768, (name, offset, max(ports))
+        assert min(ports) > 1024, (name, offset, min(ports))
+        for port in ports:
+            assert port not in owner, f"{name} ({offset:+}) and {owner.get(port)} share {port}"
+            owner[port] = name
+    assert bench_stack.ephemeral_low(tmp_path / "missing") == 32768
+
+
+def test_private_stack_refuses_ports_in_the_ephemeral_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never(*args: object, **kwargs: object) -> None:
+        pytest.fail("no server may start or stop")
+
+    monkeypatch.setattr(stack, "up", never)
+    monkeypatch.setattr(stack, "down", never)
+    with (  # +5000: weed's gRPC ports 33333-33337, where the fault suite once failed
+        pytest.raises(SettingsError, match=r"33334.*ephemeral range"),
+        bench_stack.private_stack(dev_settings(tmp_path), 5000),
+    ):
+        pytest.fail("the private stack started")
