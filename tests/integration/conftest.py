@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -27,6 +28,9 @@ from connectors import s3
 from flows.game.stat_fields import BATTING_FIELDS, PITCHING_FIELDS
 from mlbsts import stack
 from mlbsts.settings import Settings, get_settings
+from mlbsts.stack import kafka as kafka_server
+from mlbsts.stack import s3 as s3_server
+from mlbsts.stack import supervisor
 from tests.unit.official_boxscore import official_lines
 
 
@@ -45,6 +49,30 @@ def snapshot_and_schedule_topics(settings: Settings, prefix: str) -> Iterator[tu
     yield names[0], names[1]
     for future in admin.delete_topics(names).values():
         future.result(timeout=15)
+
+
+@contextmanager
+def log_stack(
+    stack_dir: Path, offset: int, monkeypatch: pytest.MonkeyPatch, **more: Any
+) -> Iterator[Settings]:
+    """A private stack of S3 and the broker alone (the log), on the dev ports + ``offset``,
+    its data in ``stack_dir``, other settings from ``more``; purged before and after."""
+    dev = get_settings()
+    settings = Settings(
+        stack_dir=stack_dir,
+        kafka_bootstrap_servers=f"127.0.0.1:{dev.kafka_port + offset}",
+        s3_endpoint=f"127.0.0.1:{dev.s3_port + offset}",
+        **more,
+    )
+    servers = (s3_server.S3Server(), kafka_server.KafkaServer())
+    monkeypatch.setattr(supervisor, "SERVERS", servers)
+    stack.down(settings, purge=True)
+    try:
+        status = stack.up(settings)
+        assert status.healthy, status
+        yield settings
+    finally:
+        stack.down(settings, purge=True)
 
 
 @pytest.fixture(scope="session")

@@ -25,9 +25,9 @@ from confluent_kafka import KafkaError, Message, Producer
 from connectors.kafka_io import producer_config
 from connectors.kafka_read import read_topic
 from mlbsts import stack
-from mlbsts.settings import Settings, get_settings
-from mlbsts.stack import kafka, s3, supervisor
+from mlbsts.settings import Settings
 from mlbsts.stack.kafka import create_topics
+from tests.integration.conftest import log_stack
 
 pytestmark = pytest.mark.integration
 
@@ -39,17 +39,8 @@ DOWN_S = 2.0
 
 @pytest.fixture
 def broker_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    dev = get_settings()
-    settings = Settings(
-        stack_dir=tmp_path / "stack",
-        kafka_bootstrap_servers=f"127.0.0.1:{dev.kafka_port + PORT_OFFSET}",
-        s3_endpoint=f"127.0.0.1:{dev.s3_port + PORT_OFFSET}",
-    )
-    monkeypatch.setattr(supervisor, "SERVERS", (s3.S3Server(), kafka.KafkaServer()))
-    stack.down(settings, purge=True)
-    assert stack.up(settings).healthy
-    yield settings
-    stack.down(settings, purge=True)
+    with log_stack(tmp_path / "stack", PORT_OFFSET, monkeypatch) as settings:
+        yield settings
 
 
 def _kill_and_restart(settings: Settings, stop: threading.Event) -> None:

@@ -37,9 +37,7 @@ from connectors import s3
 from connectors.kafka_io import producer_config
 from connectors.records import event_record
 from mlbsts import stack
-from mlbsts.settings import Settings, get_settings
-from mlbsts.stack import kafka, supervisor
-from mlbsts.stack import s3 as s3_server
+from mlbsts.settings import Settings
 from mlbsts.stack.layout import Layout
 from mlbsts.stack.log_retention import batch_position
 from mlbsts.stack.log_trimmer import read_status, status_path
@@ -47,6 +45,7 @@ from mlbsts.stack.s3 import LOG_BUCKET
 from mlbsts.topics import EVENTS_PITCH, RAW_GAME_SNAPSHOTS
 from sim.simulate import simulate
 from sim.sources import run_engine
+from tests.integration.conftest import log_stack
 
 pytestmark = pytest.mark.integration
 
@@ -59,20 +58,10 @@ Record = tuple[int, int, bytes]  # partition, offset, value
 
 @pytest.fixture
 def private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    dev = get_settings()
-    settings = Settings(
-        stack_dir=tmp_path / "stack",
-        kafka_bootstrap_servers=f"127.0.0.1:{dev.kafka_port + PORT_OFFSET}",
-        s3_endpoint=f"127.0.0.1:{dev.s3_port + PORT_OFFSET}",
-        embedded_log_retention_s=RETENTION_S,
-    )
-    monkeypatch.setattr(supervisor, "SERVERS", (s3_server.S3Server(), kafka.KafkaServer()))
-    stack.down(settings, purge=True)
-    status = stack.up(settings)
-    assert status.healthy, status
-    assert status["trim"].pid is not None
-    yield settings
-    stack.down(settings, purge=True)
+    retention = {"embedded_log_retention_s": RETENTION_S}
+    with log_stack(tmp_path / "stack", PORT_OFFSET, monkeypatch, **retention) as settings:
+        assert stack.status(settings)["trim"].pid is not None
+        yield settings
 
 
 def pitch_values(fixture_feed: dict[str, Any]) -> list[bytes]:
