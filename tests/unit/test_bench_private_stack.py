@@ -63,15 +63,22 @@ def test_the_old_offset_put_the_private_s3_on_the_dev_s3_grpc_port(tmp_path: Pat
     assert 28333 in shared_ports(dev, private)
 
 
-def test_private_stack_refuses_to_start_on_a_dev_port(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def no_server_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``stack.up`` and ``stack.down`` fail the test: a refusal must come first."""
+
     def never(*args: object, **kwargs: object) -> None:
         pytest.fail("no server may start or stop")
 
-    monkeypatch.setattr(bench_stack, "PORT_OFFSET", OLD_OFFSET)
     monkeypatch.setattr(stack, "up", never)
     monkeypatch.setattr(stack, "down", never)
+
+
+@pytest.mark.usefixtures("no_server_moves")
+def test_private_stack_refuses_to_start_on_a_dev_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench_stack, "PORT_OFFSET", OLD_OFFSET)
     with (
         pytest.raises(SettingsError, match="28333"),
         bench_stack.private_stack(dev_settings(tmp_path)),
@@ -123,14 +130,8 @@ def test_every_private_stack_binds_its_own_ports_below_the_ephemeral_range(
     assert bench_stack.ephemeral_low(tmp_path / "missing") == 32768
 
 
-def test_private_stack_refuses_ports_in_the_ephemeral_range(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def never(*args: object, **kwargs: object) -> None:
-        pytest.fail("no server may start or stop")
-
-    monkeypatch.setattr(stack, "up", never)
-    monkeypatch.setattr(stack, "down", never)
+@pytest.mark.usefixtures("no_server_moves")
+def test_private_stack_refuses_ports_in_the_ephemeral_range(tmp_path: Path) -> None:
     with (  # +5000: weed's gRPC ports 33333-33337, where the fault suite once failed
         pytest.raises(SettingsError, match=r"33334.*ephemeral range"),
         bench_stack.private_stack(dev_settings(tmp_path), 5000),
