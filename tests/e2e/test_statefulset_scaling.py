@@ -91,35 +91,31 @@ def _run_until(sts: LocalStatefulSet, target: Target, rows: int, pods: int) -> i
 def _progressed(sts: LocalStatefulSet, pods: int) -> bool:
     """Whether every worker of the newest execution has a frontier past its resume epoch
     + 1 (Bytewax's ``fronts``), so the next execution resumes later than this one did."""
-    executions: dict[int, tuple[int, int]] = {}
-    fronts: dict[tuple[int, int], int] = {}
-    for ordinal in range(pods):
-        for part in sts.volume(ordinal).glob("part-*.sqlite3"):
-            with contextlib.closing(sqlite3.connect(part, timeout=5)) as db:
-                for n, w, e in db.execute("SELECT ex_num, worker_count, resume_epoch FROM exs"):
-                    executions[int(n)] = (int(w), int(e))
-                for n, i, f in db.execute(
-                    "SELECT ex_num, worker_index, worker_frontier FROM fronts"
-                ):
-                    key = (int(n), int(i))
-                    fronts[key] = max(int(f), fronts.get(key, int(f)))
+    executions = {n: (w, e) for n, w, e in _executions(sts, pods)}
     if not executions:
         return False
+    fronts: dict[tuple[int, int], int] = {}
+    for n, i, f in _recovery_rows(sts, pods, "ex_num, worker_index, worker_frontier FROM fronts"):
+        fronts[(n, i)] = max(f, fronts.get((n, i), f))
     newest = max(executions)
     workers, resumed = executions[newest]
     return all(fronts.get((newest, i), -1) > resumed + 1 for i in range(workers))
 
 
 def _executions(sts: LocalStatefulSet, pods: int) -> list[tuple[int, int, int]]:
-    """Bytewax's executions of the cluster, (number, workers, resume epoch), from every
-    recovery partition on every volume."""
-    found: set[tuple[int, int, int]] = set()
+    """Bytewax's executions of the cluster, (number, workers, resume epoch)."""
+    rows = _recovery_rows(sts, pods, "ex_num, worker_count, resume_epoch FROM exs")
+    return sorted({(n, w, e) for n, w, e in rows})
+
+
+def _recovery_rows(sts: LocalStatefulSet, pods: int, query: str) -> list[tuple[int, ...]]:
+    """``SELECT query`` (integer columns) from every recovery partition on every volume."""
+    rows: list[tuple[int, ...]] = []
     for ordinal in range(pods):
         for part in sts.volume(ordinal).glob("part-*.sqlite3"):
-            with sqlite3.connect(part) as db:
-                rows = db.execute("SELECT ex_num, worker_count, resume_epoch FROM exs")
-                found |= {(int(n), int(w), int(e)) for n, w, e in rows}
-    return sorted(found)
+            with contextlib.closing(sqlite3.connect(part, timeout=5)) as db:
+                rows += [tuple(int(v) for v in row) for row in db.execute(f"SELECT {query}")]
+    return rows
 
 
 def _scale_below_the_first_size(sts: LocalStatefulSet) -> None:
