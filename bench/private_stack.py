@@ -84,14 +84,18 @@ def private_stack(
     offset: int | None = None,
     folder: str = "bench-stack",
     beside: tuple[Settings, ...] = (),
+    *,
+    stack_dir: Path | None = None,
+    timeout: float = 60.0,
 ) -> Iterator[tuple[Settings, dict[str, str]]]:
     """A fresh embedded stack beside the dev one (every dev port + ``offset``, by default
-    ``PORT_OFFSET`` as it is when called; data in ``folder`` of the dev stack's folder):
-    its settings and the environment that points workers at it. It refuses to start when
-    a port meets one of the dev stack's or of the stacks ``beside``, or lies in the
-    ephemeral range; stopped and deleted on exit."""
+    ``PORT_OFFSET`` as it is when called; data in ``folder`` of the dev stack's folder, or
+    in ``stack_dir``): its settings and the environment that points workers at it. It
+    refuses to start when a port meets one of the dev stack's or of the stacks ``beside``,
+    or lies in the ephemeral range, and raises when the stack is not healthy within
+    ``timeout``; stopped and deleted on exit."""
     env = private_env(dev, PORT_OFFSET if offset is None else offset)
-    env["MLBSTS_STACK_DIR"] = str(dev.stack_dir / folder)
+    env["MLBSTS_STACK_DIR"] = str(stack_dir or dev.stack_dir / folder)
     private = private_settings(env)
     clash = set().union(*(shared_ports(other, private) for other in (dev, *beside)))
     if clash:
@@ -107,7 +111,9 @@ def private_stack(
         )
     stack.down(private, purge=True)  # left over from an interrupted run
     try:
-        stack.up(private)
+        status = stack.up(private, timeout=timeout)
+        if not status.healthy:
+            raise stack.StartupError(f"bench: the private stack is not healthy: {status}")
         yield private, env
     finally:
         stack.down(private, purge=True)

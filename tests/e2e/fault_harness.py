@@ -30,12 +30,12 @@ from typing import Any
 import redis
 from confluent_kafka import KafkaError, Message, Producer
 
-from bench.private_stack import ephemeral_ports, private_env, private_settings, shared_ports
+from bench.private_stack import private_stack as bench_private_stack
 from connectors.kafka_io import producer_config
 from connectors.kafka_read import Mark, mark
 from connectors.records import TOPIC_OF_KIND
 from connectors.redis_state import game_key
-from mlbsts import stack, topics
+from mlbsts import topics
 from mlbsts.paths import PROJECT_ROOT
 from mlbsts.settings import Settings, get_settings
 from mlbsts.stack.kafka import create_topics
@@ -54,21 +54,9 @@ READ_BACK = (*TOPIC_OF_KIND.values(), topics.DLQ_GAME_SNAPSHOTS)
 @contextmanager
 def private_stack(stack_dir: Path) -> Iterator[Settings]:
     """A fresh private stack in ``stack_dir`` (dev ports + ``PORT_OFFSET``); its settings."""
-    dev = get_settings()
-    env = private_env(dev, PORT_OFFSET) | {"MLBSTS_STACK_DIR": str(stack_dir)}
-    settings = private_settings(env)
-    if clash := shared_ports(dev, settings) | ephemeral_ports(settings):
-        raise RuntimeError(
-            f"the private stack would bind ports {sorted(clash)}: the dev "
-            "stack's or in the ephemeral range"
-        )
-    stack.down(settings, purge=True)
-    try:
-        status = stack.up(settings, timeout=120)
-        assert status.healthy, status
+    started = bench_private_stack(get_settings(), PORT_OFFSET, stack_dir=stack_dir, timeout=120)
+    with started as (settings, _env):
         yield settings
-    finally:
-        stack.down(settings, purge=True)
 
 
 class FaultTarget(Target):
