@@ -19,12 +19,11 @@ replay of last season) it is their own time, so a tick releases a game when the 
 news says so, as it did live, and not at once because the recording is old. Before the
 flow has read any snapshot, a tick does nothing.
 
-Recovery: the mappers change their state in place, and Bytewax pickles a step's snapshot
-later than it asks for it (the snapshot travels to the recovery writer as an item, while
-the step may already be taking the next epoch's items). So :meth:`TickingLogic.snapshot`
-returns the state already pickled, frozen as it was at the end of the epoch; a state
-returned by reference could be saved with items of a later epoch in it, and a worker
-resumed from it would refuse the snapshots it re-reads as stale.
+Recovery: the mappers change their state in place, and Bytewax requires a snapshot to be
+effectively immutable (``StatefulLogic.snapshot``). So :meth:`TickingLogic.snapshot`
+returns the state already pickled, frozen as it was when asked for. (This was first
+taken for the cause of a fault-suite failure, a resumed diff state ahead of its offsets;
+it is not: that failure recurred with it, README "Recovery".)
 """
 
 from __future__ import annotations

@@ -111,9 +111,8 @@ def test_the_flow_clock_is_the_newest_time_it_was_given(offsets: list[int | None
 def test_a_recovery_snapshot_is_the_state_at_the_end_of_its_epoch(
     fixture_feed: dict[str, Any],
 ) -> None:
-    """The diff changes its state in place, and Bytewax pickles a snapshot only after the
-    step may have taken the next epoch's items: a snapshot that still changed with them
-    would resume a worker ahead of its input offsets, refusing re-read snapshots as stale."""
+    """The diff changes its state in place; a snapshot handed to Bytewax must not change
+    with the items the step takes after it (Bytewax requires it immutable)."""
     feeds = simulate(fixture_feed, 25)[3:5]
     logic = _logic(FakeClock(None), FakeClock(WALL))
     logic.on_item(orjson.dumps(feeds[0]))
