@@ -48,6 +48,7 @@ from connectors.pg_stats import PgLiveStatsSink, PgPitcherStatsSink, PgWindowSta
 from connectors.postgres import PgLimits
 from connectors.raw_sinks import RawPostgresSink, RawS3Sink
 from connectors.records import EncodedBatch, dead_letter_record, encoded_batch
+from connectors.recovery_store import prune_before_run
 from connectors.redis_state import RedisLiveStateSink
 from connectors.rejects import DeadLetterProducer, Rejects
 from flows.game.accepted import AcceptedSnapshot
@@ -295,6 +296,7 @@ def production_flow() -> Dataflow:
     """The flow on the servers of the settings (reads the environment, connects lazily)."""
     settings = get_settings()
     start_worker_telemetry(settings)  # logs, metrics, traces, /livez /readyz (flows.observe)
+    prune_before_run()  # -r DIR: no snapshot of an unfinished epoch is resumed from
     source = ObservedKafkaSource(
         brokers=settings.kafka_bootstrap_servers.split(","),
         topics=[settings.flow_input_topic],

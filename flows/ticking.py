@@ -21,9 +21,9 @@ flow has read any snapshot, a tick does nothing.
 
 Recovery: the mappers change their state in place, and Bytewax requires a snapshot to be
 effectively immutable (``StatefulLogic.snapshot``). So :meth:`TickingLogic.snapshot`
-returns the state already pickled, frozen as it was when asked for. (This was first
-taken for the cause of a fault-suite failure, a resumed diff state ahead of its offsets;
-it is not: that failure recurred with it, README "Recovery".)
+returns the state already pickled, frozen as it was when asked for. (A resumed diff state
+ahead of its offsets, once blamed on this, came from snapshots of an epoch that never
+finished: :mod:`flows.resume_epoch`.)
 """
 
 from __future__ import annotations
