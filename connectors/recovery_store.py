@@ -57,6 +57,7 @@ class _Partition:
     count: int
     executions: list[Execution]
     frontiers: list[Frontier]
+    snapshots: int
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -74,14 +75,14 @@ def _read(path: Path) -> _Partition:
             fronts = db.execute(
                 "SELECT ex_num, worker_index, worker_frontier FROM fronts"
             ).fetchall()
+            (snapshots,) = db.execute("SELECT count(*) FROM snaps").fetchone()
     except sqlite3.Error as e:
         raise RecoveryStoreError(f"recovery partition {path} unreadable: {e}") from e
     if len(parts) != 1:
         raise RecoveryStoreError(f"recovery partition {path}: {len(parts)} rows in `parts`")
     index, count = parts[0]
-    return _Partition(
-        path, index, count, [Execution(*row) for row in exs], [Frontier(*row) for row in fronts]
-    )
+    executions = [Execution(*row) for row in exs]
+    return _Partition(path, index, count, executions, [Frontier(*r) for r in fronts], snapshots)
 
 
 def _delete_from(path: Path, epoch: int) -> Counter[str]:
@@ -105,6 +106,8 @@ def prune_unfinished(directory: Path) -> Pruned:
     parts = [_read(path) for path in sorted(directory.glob("*.sqlite3"))]
     if not parts:  # Bytewax says what is wrong with the directory
         return Pruned(directory, None)
+    if not any(p.snapshots for p in parts):
+        return Pruned(directory, None)  # no snapshot here (a fresh set): nothing to prune
     counts = {p.count for p in parts}
     indexes = {p.index for p in parts}
     if len(counts) != 1 or indexes != set(range(next(iter(counts)))):
