@@ -40,7 +40,9 @@ from tests.e2e.test_recovery import Target
 
 pytestmark = [pytest.mark.e2e, pytest.mark.corpus]
 
-EVERY = 4  # pitches between two polls
+EVERY = 2  # pitches between two polls: enough input (~300 snapshots) that a quiet machine
+# has not read two thirds of it by the time each worker's frontier has passed its resume
+# epoch + 1 (with 4, ~150 snapshots, the 2-pod run had stored 87 of them by then)
 RUN_TIMEOUT_S = 300
 PARTITIONS = 6  # RECOVERY_PARTITIONS of the manifest
 SNAPSHOT_S = 1  # state snapshot interval (the manifest's 30 s would outlast each step)
@@ -159,7 +161,9 @@ def test_scaling_2_3_2_processes_equals_one_process(
         assert partitions_in(sts.volume(2)) == []  # a pod added by scaling up holds none
         second = _run_until(sts, b, 2 * total // 3, 3)
         sts.delete_pods(force=True)
-        assert first < second < total
+        # each run stopped mid-stream; that each moved the state on is Bytewax's record below
+        # (rows alone: the second run may stop while replaying what the first had stored)
+        assert first <= second < total
         # scale down: the pod that goes away held no partition, so nothing has to move
         assert sts.move_partitions(2, old_replicas=3) == {}
 
