@@ -1,5 +1,5 @@
 """The worker's Bytewax recovery partitions (SQLite files): before an execution starts,
-delete the snapshots of epochs that never finished (why: :mod:`flows.resume_epoch`).
+delete the snapshots of epochs that never finished (why: :mod:`connectors.resume_epoch`).
 
 :func:`prune_unfinished` reads every partition of a recovery directory, computes the
 epoch the coming execution resumes at, and deletes every snapshot of that epoch or later,
@@ -26,7 +26,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flows.resume_epoch import Execution, Frontier, resume_epoch
+from connectors.resume_epoch import Execution, Frontier, resume_epoch
 
 __all__ = ["Pruned", "RecoveryStoreError", "prune_before_run", "prune_unfinished"]
 

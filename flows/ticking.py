@@ -23,7 +23,7 @@ Recovery: the mappers change their state in place, and Bytewax requires a snapsh
 effectively immutable (``StatefulLogic.snapshot``). So :meth:`TickingLogic.snapshot`
 returns the state already pickled, frozen as it was when asked for. (A resumed diff state
 ahead of its offsets, once blamed on this, came from snapshots of an epoch that never
-finished: :mod:`flows.resume_epoch`.)
+finished: :mod:`connectors.resume_epoch`.)
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Each test runs one small dataflow three times on one recovery directory (an exec
 
 1. keys ``a`` and ``b`` are read, to the end of the input;
 2. the store is left as a worker killed mid-epoch leaves it (seen in the fault suite's
-   ``worker-killed-twice``, ``flows/resume_epoch.py``): key ``a``'s snapshot of the epoch the
+   ``worker-killed-twice``, ``connectors/resume_epoch.py``): key ``a``'s snapshot of the epoch the
    next execution resumes at, taken before that epoch finished, with ``a`` far ahead;
 3. only key ``b`` is read, and the execution crashes before the end of its input (an
    execution reaching the end snapshots every key, which would hide the defect): it

@@ -1,7 +1,7 @@
-"""The resume epoch read from a recovery store's progress rows (``flows.resume_epoch``).
+"""The resume epoch read from a recovery store's progress rows (``connectors.resume_epoch``).
 
 The cases are the stores the fault suite and a real Bytewax left (figures in the module
-docstring of ``flows.resume_epoch``); the property: pruning from the answer never deletes
+docstring of ``connectors.resume_epoch``); the property: pruning from the answer never deletes
 a snapshot Bytewax loads, and deletes every one it must not load when all workers wrote.
 """
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.resume_epoch import Execution, Frontier, resume_epoch
+from connectors.resume_epoch import Execution, Frontier, resume_epoch
 
 pytestmark = pytest.mark.unit
 
