@@ -28,7 +28,14 @@ from pathlib import Path
 
 from connectors.resume_epoch import Execution, Frontier, resume_epoch
 
-__all__ = ["Pruned", "RecoveryStoreError", "prune_before_run", "prune_unfinished"]
+__all__ = [
+    "Partition",
+    "Pruned",
+    "RecoveryStoreError",
+    "prune_before_run",
+    "prune_unfinished",
+    "read_partition",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +57,11 @@ class Pruned:
     skipped: str = ""  # why nothing was pruned, when it could not be
 
 
-@dataclass
-class _Partition:
+@dataclass(frozen=True)
+class Partition:
+    """What one partition file records: its place in the set, Bytewax's executions and
+    worker frontiers (:mod:`connectors.resume_epoch`), and how many snapshots it holds."""
+
     path: Path
     index: int
     count: int
@@ -67,7 +77,8 @@ def _connect(path: Path) -> sqlite3.Connection:
         raise RecoveryStoreError(f"recovery partition {path}: {e}") from e
 
 
-def _read(path: Path) -> _Partition:
+def read_partition(path: Path) -> Partition:
+    """The progress rows of the partition file ``path`` (read-only)."""
     try:
         with closing(_connect(path)) as db:
             parts = db.execute("SELECT part_index, part_count FROM parts").fetchall()
@@ -82,7 +93,7 @@ def _read(path: Path) -> _Partition:
         raise RecoveryStoreError(f"recovery partition {path}: {len(parts)} rows in `parts`")
     index, count = parts[0]
     executions = [Execution(*row) for row in exs]
-    return _Partition(path, index, count, executions, [Frontier(*r) for r in fronts], snapshots)
+    return Partition(path, index, count, executions, [Frontier(*r) for r in fronts], snapshots)
 
 
 def _delete_from(path: Path, epoch: int) -> Counter[str]:
@@ -103,7 +114,7 @@ def _delete_from(path: Path, epoch: int) -> Counter[str]:
 def prune_unfinished(directory: Path) -> Pruned:
     """Delete the snapshots of every epoch at or after the coming execution's resume
     epoch from the partitions in ``directory`` (see the module docstring)."""
-    parts = [_read(path) for path in sorted(directory.glob("*.sqlite3"))]
+    parts = [read_partition(path) for path in sorted(directory.glob("*.sqlite3"))]
     if not parts:  # Bytewax says what is wrong with the directory
         return Pruned(directory, None)
     if not any(p.snapshots for p in parts):

@@ -22,8 +22,6 @@ No pod wrote outside its volumes (the root filesystem is read-only in the pod).
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 import subprocess
 import sys
 import time
@@ -32,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from connectors.recovery_store import Partition, read_partition
+from connectors.resume_epoch import resume_epoch
 from mlbsts.paths import PROJECT_ROOT
 from mlbsts.settings import Settings
 from tests.e2e.feeds import raw_topic
@@ -91,33 +91,30 @@ def _run_until(sts: LocalStatefulSet, target: Target, rows: int, pods: int) -> i
 
 
 def _progressed(sts: LocalStatefulSet, pods: int) -> bool:
-    """Whether every worker of the newest execution has a frontier past its resume epoch
-    + 1 (Bytewax's ``fronts``), so the next execution resumes later than this one did."""
-    executions = {n: (w, e) for n, w, e in _executions(sts, pods)}
+    """Whether every worker of the newest execution has recorded a frontier and the next
+    execution would resume past this one's resume epoch + 1 (Bytewax's rule,
+    ``connectors.resume_epoch``), so it resumes later than this one did."""
+    parts = _partitions(sts, pods)
+    executions = [e for p in parts for e in p.executions]
     if not executions:
         return False
-    fronts: dict[tuple[int, int], int] = {}
-    for n, i, f in _recovery_rows(sts, pods, "ex_num, worker_index, worker_frontier FROM fronts"):
-        fronts[(n, i)] = max(f, fronts.get((n, i), f))
-    newest = max(executions)
-    workers, resumed = executions[newest]
-    return all(fronts.get((newest, i), -1) > resumed + 1 for i in range(workers))
+    frontiers = [f for p in parts for f in p.frontiers]
+    newest = max(executions, key=lambda e: e.ex_num)
+    wrote = {f.worker_index for f in frontiers if f.ex_num == newest.ex_num}
+    resumes_at = resume_epoch(executions, frontiers)
+    return len(wrote) == newest.worker_count and (resumes_at or 0) > newest.resume_epoch + 1
 
 
 def _executions(sts: LocalStatefulSet, pods: int) -> list[tuple[int, int, int]]:
     """Bytewax's executions of the cluster, (number, workers, resume epoch)."""
-    rows = _recovery_rows(sts, pods, "ex_num, worker_count, resume_epoch FROM exs")
-    return sorted({(n, w, e) for n, w, e in rows})
+    parts = _partitions(sts, pods)
+    return sorted({(e.ex_num, e.worker_count, e.resume_epoch) for p in parts for e in p.executions})
 
 
-def _recovery_rows(sts: LocalStatefulSet, pods: int, query: str) -> list[tuple[int, ...]]:
-    """``SELECT query`` (integer columns) from every recovery partition on every volume."""
-    rows: list[tuple[int, ...]] = []
-    for ordinal in range(pods):
-        for part in sts.volume(ordinal).glob("part-*.sqlite3"):
-            with contextlib.closing(sqlite3.connect(part, timeout=5)) as db:
-                rows += [tuple(int(v) for v in row) for row in db.execute(f"SELECT {query}")]
-    return rows
+def _partitions(sts: LocalStatefulSet, pods: int) -> list[Partition]:
+    """Every recovery partition on every volume, as the worker's pruning reads them."""
+    volumes = (sts.volume(ordinal) for ordinal in range(pods))
+    return [read_partition(part) for volume in volumes for part in volume.glob("part-*.sqlite3")]
 
 
 def _scale_below_the_first_size(sts: LocalStatefulSet) -> None:
