@@ -80,14 +80,17 @@ ITEM_BYTES = 1024
 
 def estimated_size(item: object) -> int:
     """Bytes ``item`` holds while it waits, cheaply: a snapshot its raw, payload and JSON
-    bytes; a batch of events per event; bytes and text their length; anything else a
-    constant (the statistics rows)."""
+    bytes; a batch of events per event; an archive bucket its bodies; bytes and text their
+    length; anything else a constant (the statistics rows)."""
     if isinstance(item, AcceptedSnapshot):
         return len(item.raw_value) + len(item.envelope.payload) + len(item.payload_json)
     if isinstance(item, EventBatch):
         return ITEM_BYTES + EVENT_BYTES * len(item.events)
     if isinstance(item, EncodedBatch):  # the events and their encoded records
         return ITEM_BYTES + sum(EVENT_BYTES + len(r.value) for r in item.records)
+    nbytes = getattr(item, "nbytes", None)  # an archive bucket: the bodies of its events
+    if isinstance(nbytes, int):
+        return ITEM_BYTES + nbytes
     if isinstance(item, bytes | str):
         return len(item)
     if isinstance(item, LiveStats):

@@ -1,17 +1,32 @@
-"""The S3 event archive: every snapshot's events as Avro object container files.
+"""The S3 event archive: the events of each game as Avro object container files.
 
-For each non-empty :class:`~flows.game.batches.EventBatch`, one file per event kind (a
-retraction goes with the kind it retracts, as on the topics) at::
+A game's non-empty :class:`~flows.game.batches.EventBatch` es (one per snapshot that
+produced events) are archived in *buckets* of up to ``BUCKET_BATCHES`` consecutive batches
+(:class:`ArchiveBucket`, gathered by the flow's ``bucket_archive`` step,
+``flows/archive_buckets.py``), one file per event kind (a retraction goes with the kind it
+retracts, as on the topics) and bucket at::
 
     events/date=YYYY-MM-DD/game_pk=N/kind=<kind>/<source_ts>.avro
 
-written with that kind's topic value schema (``schemas/events_<kind>.avsc``), so a
-reader of the topic reads the archive too. The key and the bytes are both deterministic:
-the file's sync marker is derived from its key, its codec is deflate, its metadata is the
-schema alone (in Parsing Canonical Form: no docs, ~4.7 KB instead of ~9 KB for pitches,
-and the same CRC-64 fingerprint as ``schemas/events_<kind>.avsc``), so a replayed batch
-overwrites the object with identical bytes (same ETag). Delivery is at-least-once
-(Bytewax replays the last epoch after a resume), made idempotent by those keys.
+``source_ts`` is the ``metaData.timeStamp`` of the bucket's *first* batch; the file holds
+the bucket's events of that kind in feed order. While a bucket fills, its file is rewritten
+with every batch added so far (the flow writes it once the bucket is full, or when its game
+has been quiet for a moment: live, an event is archived about a second after its
+snapshot), so the last write of a key holds the whole bucket. A bucket's boundaries come
+from the batches alone (the ``BUCKET_BATCHES``-th non-empty batch after the last full
+bucket, or the game's release), so a replay of the same range writes the same keys.
+
+The bytes are deterministic too: the file's sync marker is derived from its key, its codec
+is deflate, its metadata is the schema alone (in Parsing Canonical Form: no docs, ~4.7 KB
+instead of ~9 KB for pitches, and the same CRC-64 fingerprint as
+``schemas/events_<kind>.avsc``), written with that kind's topic value schema, so a reader
+of the topic reads the archive too, and a rewritten bucket overwrites the object with
+identical bytes (same ETag). Delivery is at-least-once (Bytewax replays the last epoch
+after a resume, the bucket state included), made idempotent by those keys.
+
+Why buckets: one object per kind per snapshot (2.6 PUTs per snapshot on real games) cost
+more CPU than anything else in a replay, in the worker (~1 ms of Python per PUT) and in
+the S3 server (``bench/reprocess-report.md``).
 
 The file is put together here from the Avro bodies of its records (the bytes fastavro's
 ``writer`` gives, as ``tests/unit/test_event_archive_container.py`` checks on real games): the
@@ -33,6 +48,7 @@ import json
 import logging
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -49,9 +65,13 @@ from flows.game.events import Event
 from mlbsts.settings import Settings
 
 __all__ = [
+    "BUCKET_BATCHES",
+    "ArchiveBucket",
     "EventBatchS3Sink",
     "archive_parsed_schema",
     "batch_objects",
+    "bucket_objects",
+    "bucket_with",
     "container_of_bodies",
     "event_batch_key",
     "sync_marker",
@@ -63,6 +83,9 @@ CONTENT_TYPE = "application/avro"
 CODEC = "deflate"
 #: fastavro's block size: a block ends after the record that brings it to this many bytes
 SYNC_INTERVAL = 16000
+#: consecutive non-empty batches of a game archived in one file per kind (on real games,
+#: one snapshot every 3 pitches: ~45 minutes of a game, ~20-80 KB per file)
+BUCKET_BATCHES = 16
 
 
 def event_batch_key(game_date: date, game_pk: int, kind: str, source_ts: str) -> str:
@@ -131,42 +154,111 @@ def _body(kind: str, event: Event) -> bytes:
     return out.getvalue()
 
 
-def batch_objects(
-    batch: EventBatch, values: Sequence[bytes] | None = None
-) -> list[tuple[str, bytes]]:
-    """``(key, bytes)`` of every object ``batch`` is archived as (none for an empty batch).
-    ``values``: the topic values of ``batch.events`` in order (either framing), whose
-    bodies are used as they are; without them each event is encoded here."""
+@dataclass(frozen=True, slots=True)
+class ArchiveBucket:
+    """Consecutive non-empty batches of one game, archived together: the Avro bodies of
+    their events by kind (kinds sorted, bodies in feed order). ``first_ts`` names the
+    files; ``source_ts`` and ``traceparent`` are the newest batch's (the sinks' telemetry)."""
+
+    game_pk: int
+    game_date: date
+    first_ts: str
+    source_ts: str
+    batches: int
+    bodies: tuple[tuple[str, tuple[bytes, ...]], ...]
+    traceparent: str | None = None
+
+    @property
+    def full(self) -> bool:
+        return self.batches >= BUCKET_BATCHES
+
+    @property
+    def nbytes(self) -> int:
+        return sum(len(body) for _, bodies in self.bodies for body in bodies)
+
+
+def _kind_bodies(batch: EventBatch, values: Sequence[bytes] | None) -> dict[str, list[bytes]]:
     by_kind: dict[str, list[bytes]] = {}
     for n, event in enumerate(batch.events):
         kind = event_kind(event)
         body = _body(kind, event) if values is None else avro_body(values[n])
         by_kind.setdefault(kind, []).append(body)
+    return by_kind
+
+
+def bucket_with(
+    bucket: ArchiveBucket | None, item: EventBatch | EncodedBatch
+) -> ArchiveBucket | None:
+    """``bucket`` (a new one when ``None``) with the events of ``item`` added after its
+    own; ``bucket`` itself when ``item`` has none. ``item``: a batch, or a batch already
+    encoded for the log, whose values' bodies are used as they are."""
+    if isinstance(item, EncodedBatch):
+        return _added(bucket, item.batch, [r.value for r in item.records])
+    return _added(bucket, item, None)
+
+
+def _added(
+    bucket: ArchiveBucket | None, batch: EventBatch, values: Sequence[bytes] | None
+) -> ArchiveBucket | None:
+    if not batch.events:
+        return bucket
+    added = _kind_bodies(batch, values)
+    if bucket is None:
+        bucket = ArchiveBucket(batch.game_pk, batch.game_date, batch.source_ts, "", 0, ())
+    merged = {kind: list(bodies) for kind, bodies in bucket.bodies}
+    for kind, bodies in added.items():
+        merged.setdefault(kind, []).extend(bodies)
+    return ArchiveBucket(
+        game_pk=bucket.game_pk,
+        game_date=bucket.game_date,
+        first_ts=bucket.first_ts,
+        source_ts=batch.source_ts,
+        batches=bucket.batches + 1,
+        bodies=tuple((kind, tuple(merged[kind])) for kind in sorted(merged)),
+        traceparent=batch.traceparent,
+    )
+
+
+def bucket_objects(bucket: ArchiveBucket) -> list[tuple[str, bytes]]:
+    """``(key, bytes)`` of every file of ``bucket``, one per kind."""
     objects = []
-    for kind in sorted(by_kind):
-        key = event_batch_key(batch.game_date, batch.game_pk, kind, batch.source_ts)
-        objects.append((key, container_of_bodies(kind, key, by_kind[kind])))
+    for kind, bodies in bucket.bodies:
+        key = event_batch_key(bucket.game_date, bucket.game_pk, kind, bucket.first_ts)
+        objects.append((key, container_of_bodies(kind, key, bodies)))
     return objects
 
 
-def archived_objects(item: EventBatch | EncodedBatch) -> list[tuple[str, bytes]]:
-    """The objects of a batch, or of a batch already encoded for the log."""
-    if isinstance(item, EncodedBatch):
-        return batch_objects(item.batch, [r.value for r in item.records])
-    return batch_objects(item)
+def batch_objects(
+    batch: EventBatch, values: Sequence[bytes] | None = None
+) -> list[tuple[str, bytes]]:
+    """``(key, bytes)`` of the files of a bucket of ``batch`` alone (none for an empty
+    batch). ``values``: the topic values of ``batch.events`` in order (either framing),
+    whose bodies are used as they are; without them each event is encoded here."""
+    bucket = _added(None, batch, values)
+    return [] if bucket is None else bucket_objects(bucket)
 
 
-def _objects_of_batches(items: list[EventBatch | EncodedBatch]) -> list[tuple[str, bytes]]:
-    return [obj for item in items for obj in archived_objects(item)]
+def newest_buckets(items: Sequence[ArchiveBucket]) -> list[ArchiveBucket]:
+    """The last of ``items`` for each bucket (a game's items come in order, and a bucket's
+    last holds every batch of the earlier ones), in order of first appearance."""
+    newest: dict[tuple[int, str], ArchiveBucket] = {}
+    for bucket in items:
+        newest[(bucket.game_pk, bucket.first_ts)] = bucket
+    return list(newest.values())
 
 
-class EventBatchS3Sink(ObjectSink[EventBatch | EncodedBatch]):
-    """Each snapshot's events, one Avro file per kind, under ``events/`` in ``s3_bucket``
-    (given an ``EventBatch``, or an ``EncodedBatch`` whose values it reuses).
+def _objects_of_buckets(items: list[ArchiveBucket]) -> list[tuple[str, bytes]]:
+    return [obj for bucket in newest_buckets(items) for obj in bucket_objects(bucket)]
 
-    Idempotent: a replayed batch rewrites the same keys with the same bytes. Each request
-    is bounded by ``s3_timeout_s``; failures are retried for ``sink_outage_budget_s``.
+
+class EventBatchS3Sink(ObjectSink[ArchiveBucket]):
+    """Each bucket of a game's events, one Avro file per kind, under ``events/`` in
+    ``s3_bucket``; of several versions of one bucket in a write only the newest is put.
+
+    Idempotent: a bucket written again is rewritten at the same keys with the same bytes.
+    Each request is bounded by ``s3_timeout_s``; failures are retried for
+    ``sink_outage_budget_s``.
     """
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, _objects_of_batches, CONTENT_TYPE)
+        super().__init__(settings, _objects_of_buckets, CONTENT_TYPE)

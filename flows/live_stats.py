@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from typing import Any, TypeAlias, TypeVar
 
@@ -33,7 +34,7 @@ from connectors.dead_letter_offload import (
     inline_limit,
     offload_original,
 )
-from connectors.event_archive import EventBatchS3Sink
+from connectors.event_archive import ArchiveBucket, EventBatchS3Sink
 from connectors.kafka_io import (
     CheckedKafkaSink,
     OutRecord,
@@ -51,6 +52,7 @@ from connectors.records import EncodedBatch, dead_letter_record, encoded_batch
 from connectors.recovery_store import prune_before_run
 from connectors.redis_state import RedisLiveStateSink
 from connectors.rejects import DeadLetterProducer, Rejects
+from flows.archive_buckets import ARCHIVE_LINGER, archive_buckets, bucket_key
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.batches import EventBatch
 from flows.game.dead_letters import DeadLetter, ErrorClass, dead_letter_of
@@ -89,8 +91,8 @@ class FlowSinks:
     raw_s3: SinkOf[AcceptedSnapshot] | None
     log: SinkOf[OutRecord]  # events, statistics and dead letters; each record names its topic
     events_postgres: SinkOf[EventBatch] | None = None
-    #: given batches with their events' log records (``EncodedBatch``)
-    events_s3: SinkOf[EventBatch | EncodedBatch] | None = None
+    #: given each game's batches in buckets (``flows.archive_buckets``)
+    events_s3: SinkOf[ArchiveBucket] | None = None
     game_postgres: SinkOf[AcceptedSnapshot] | None = None
     live_redis: SinkOf[LiveStats] | None = None
     live_postgres: SinkOf[LiveStats] | None = None
@@ -142,9 +144,11 @@ def build_flow(
     stats: StatsConfig | None = None,
     *,
     letter_inline_max: int = INLINE_MAX,
+    archive_linger: timedelta = ARCHIVE_LINGER,
 ) -> Dataflow:
     """The dataflow, from raw Kafka messages to every sink. A dead letter's original
-    larger than ``letter_inline_max`` bytes goes to ``sinks.letter_originals``."""
+    larger than ``letter_inline_max`` bytes goes to ``sinks.letter_originals``; a game's
+    open archive bucket is written after ``archive_linger`` without a new batch."""
     stats = stats or StatsConfig()
     flow = Dataflow("live_stats")
     messages = op.input("read_raw_snapshots", flow, source)
@@ -171,7 +175,10 @@ def build_flow(
     _output_if("events_to_postgres", batches, sinks.events_postgres)
     encoded = op.map("encode_batches", batches, encoded_batch)
     # EncodedBatch(batch, the log record of each event): each event is encoded once
-    _output_if("events_to_s3", encoded, sinks.events_s3)
+    if sinks.events_s3 is not None:
+        buckets = archive_buckets("bucket_archive", encoded, signals, archive_linger)
+        # ArchiveBucket: a game's consecutive batches, for one S3 file per kind
+        _output_if("events_to_s3", buckets, sinks.events_s3)
     events = op.flat_map("records_of_batch", encoded, _records_of)
     # OutRecord of a PitchEvent | PlayEvent | RunnerEvent | GameEvent | Retraction
     live = add_live_stats(signals, stats)
@@ -254,10 +261,6 @@ def batch_key(item: EventBatch) -> str:
     return str(item.game_pk)
 
 
-def encoded_key(item: EventBatch | EncodedBatch) -> str:
-    return str(item.batch.game_pk if isinstance(item, EncodedBatch) else item.game_pk)
-
-
 def live_key(item: LiveStats) -> str:
     return str(item.gamePk)
 
@@ -324,7 +327,7 @@ def production_flow() -> Dataflow:
             room,
             on_written=events_committed,  # mlbsts_data_age_seconds{stage="postgres_committed"}
         ),
-        events_s3=BackgroundSink(EventBatchS3Sink(settings), encoded_key, parts, room),
+        events_s3=BackgroundSink(EventBatchS3Sink(settings), bucket_key, parts, room),
         live_redis=BackgroundSink(RedisLiveStateSink(settings, rejects), live_key, parts, room),
         **game_and_stats_sinks(settings, dsn, rejects),
         letter_originals=DeadLetterOriginalsSink(settings),  # originals too large for a letter

@@ -1,12 +1,14 @@
 """The dataflow of ``mlbsts replay``: the worker's flow over a bounded range of the raw log,
 written into the derived tiers of one target (the live tables, or a table version).
 
-It is :func:`flows.live_stats.build_flow` with three differences:
+It is :func:`flows.live_stats.build_flow` with four differences:
 
 - the source is a :class:`connectors.kafka_range.KafkaRangeSource` (a fixed range, then EOF);
 - the sinks are the derived tiers only: event and game tables, statistics tables, the
   event archive, and the log (events, statistics, dead letters). Never the raw tier, which
   the range is read from, and never Redis, whose live state is the worker's;
+- a game's open archive bucket waits ``REPLAY_ARCHIVE_LINGER`` for its next batch (live:
+  ``flows.archive_buckets.ARCHIVE_LINGER``), so most buckets are written once, full;
 - the statistics are *bounded* (``StatsConfig.bounded``: league windows close at the end
   of the range, by event time only) and get no wall-clock ticks (a finished game's state
   is released by feed time alone), so the output depends on the range and nothing else.
@@ -33,11 +35,11 @@ from connectors.pg_normalized import NormalizedEventsSink
 from connectors.postgres import PgLimits
 from connectors.rejects import DeadLetterProducer
 from connectors.renamed_topics import RenamedTopicsSink
+from flows.archive_buckets import bucket_key
 from flows.live_stats import (
     FlowSinks,
     batch_key,
     build_flow,
-    encoded_key,
     game_and_stats_sinks,
 )
 from flows.stats_flow import stats_config
@@ -47,6 +49,9 @@ __all__ = ["NO_TICKS", "ReplayTarget", "replay_flow", "replay_sinks"]
 
 #: the tick interval of a replay: never within a run (no wall-clock release)
 NO_TICKS = timedelta(days=3650)
+#: a replay's games are rarely quiet: their open archive buckets wait longer for a batch
+#: (fewer rewrites of partial buckets; the end of the range writes what is left)
+REPLAY_ARCHIVE_LINGER = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ def replay_sinks(settings: Settings, target: ReplayTarget) -> FlowSinks:
         events_postgres=BackgroundSink(
             NormalizedEventsSink(dsn, rejects, limits=pg), batch_key, parts, room
         ),
-        events_s3=BackgroundSink(EventBatchS3Sink(archive), encoded_key, parts, room),
+        events_s3=BackgroundSink(EventBatchS3Sink(archive), bucket_key, parts, room),
         **game_and_stats_sinks(settings, dsn, rejects),
         letter_originals=DeadLetterOriginalsSink(archive),
     )
@@ -88,4 +93,6 @@ def replay_flow(settings: Settings, target: ReplayTarget, source: KafkaRangeSour
     stats = dataclasses.replace(stats_config(settings), bounded=True, tick_every=NO_TICKS)
     inline_max = inline_limit(settings.kafka_max_message_bytes)
     sinks = replay_sinks(settings, target)
-    return build_flow(source, sinks, stats, letter_inline_max=inline_max)
+    return build_flow(
+        source, sinks, stats, letter_inline_max=inline_max, archive_linger=REPLAY_ARCHIVE_LINGER
+    )

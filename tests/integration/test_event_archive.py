@@ -15,8 +15,10 @@ from bytewax.testing import TestingSource, run_main
 from minio import Minio
 
 from connectors import s3
-from connectors.event_archive import EventBatchS3Sink, event_batch_key
+from connectors.event_archive import BUCKET_BATCHES, EventBatchS3Sink, event_batch_key
 from connectors.event_serde import event_kind, event_of_record
+from connectors.records import encoded_batch
+from flows.archive_buckets import ARCHIVE_LINGER, archive_buckets
 from flows.game.batches import EventBatch
 from flows.game.events import Event
 from flows.game.snapshot_diff import GameState, step
@@ -42,9 +44,12 @@ def game_batches(feed: dict[str, Any], every: int) -> list[EventBatch]:
 
 
 def archive(settings: Settings, batches: list[EventBatch]) -> None:
+    """The flow's steps from a game's batches to the archive."""
     flow = Dataflow("event_archive_test")
     stream = op.input("batches", flow, TestingSource(batches))
-    op.output("events_to_s3", stream, EventBatchS3Sink(settings))
+    encoded = op.map("encode_batches", stream, encoded_batch)
+    buckets = archive_buckets("bucket_archive", encoded, encoded, ARCHIVE_LINGER)
+    op.output("events_to_s3", buckets, EventBatchS3Sink(settings))
     run_main(flow)
 
 
@@ -78,12 +83,16 @@ def test_a_real_game_is_archived_exactly_and_a_replay_rewrites_identical_objects
     first = {key: (etag, data) for key, etag, data in stored(client, s3_bucket)}
 
     expected: dict[str, list[Event]] = {}
-    for batch in batches:
-        for event in batch.events:
-            key = event_batch_key(GAME_DATE, FIXTURE_GAME_PK, event_kind(event), batch.source_ts)
+    with_events = [b for b in batches if b.events]
+    for start in range(0, len(with_events), BUCKET_BATCHES):  # a file per kind and bucket
+        bucket = with_events[start : start + BUCKET_BATCHES]
+        for event in (e for batch in bucket for e in batch.events):
+            kind = event_kind(event)
+            key = event_batch_key(GAME_DATE, FIXTURE_GAME_PK, kind, bucket[0].source_ts)
             expected.setdefault(key, []).append(event)
     assert set(first) == set(expected)
-    assert len(first) > 100  # 49 snapshots, up to 4 kinds each
+    assert len(with_events) > 2 * BUCKET_BATCHES  # full buckets and a partial last one
+    assert len(first) >= 10
     for key, (_, data) in first.items():
         assert read_back(key, data) == expected[key], key
     archived = [e for key in sorted(first) for e in read_back(key, first[key][1])]

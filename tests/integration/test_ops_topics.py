@@ -23,13 +23,14 @@ from psycopg.conninfo import make_conninfo
 from connectors import s3
 from connectors.avro_serde import AvroCodec, load_schema
 from connectors.background_sink import BackgroundSink
-from connectors.event_archive import EventBatchS3Sink
+from connectors.event_archive import EventBatchS3Sink, bucket_with
 from connectors.kafka_io import admin_config, consumer_config
 from connectors.ops_topics import OpsPublisher, ops_config
 from connectors.pg_stats import PgLiveStatsSink
 from connectors.redis_state import LIVE_SET_KEY, RedisLiveStateSink, game_key
 from connectors.storage_ops import STORAGE_OPS
-from flows.live_stats import _output_if, batch_key, live_key
+from flows.archive_buckets import bucket_key
+from flows.live_stats import _output_if, live_key
 from mlbsts.paths import PROJECT_ROOT
 from mlbsts.settings import Settings
 from mlbsts.telemetry.health import Verdict
@@ -79,8 +80,9 @@ def test_a_committed_s3_batch_is_reported_with_its_objects(
     STORAGE_OPS.install(publisher, "worker@test:1", kafka_topic)
     try:
         flow = Dataflow("ops_test")
-        stream = op.input("batches", flow, TestingSource(batches))
-        sink = BackgroundSink(EventBatchS3Sink(settings), batch_key, partitions=1, max_write=1)
+        buckets = [bucket_with(None, batch) for batch in batches]  # one batch per bucket
+        stream = op.input("batches", flow, TestingSource(buckets))
+        sink = BackgroundSink(EventBatchS3Sink(settings), bucket_key, partitions=1, max_write=1)
         _output_if("events_s3", stream, sink)
         run_main(flow, epoch_interval=timedelta(milliseconds=50))
     finally:

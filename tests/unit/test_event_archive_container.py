@@ -17,10 +17,12 @@ import orjson
 import pytest
 
 from connectors.event_archive import (
+    BUCKET_BATCHES,
     CODEC,
     archive_parsed_schema,
-    archived_objects,
     batch_objects,
+    bucket_objects,
+    bucket_with,
     container_of_bodies,
     event_batch_key,
     sync_marker,
@@ -35,14 +37,16 @@ from sim.simulate import simulate
 pytestmark = pytest.mark.unit
 
 
-def fastavro_objects(batch: EventBatch) -> list[tuple[str, bytes]]:
-    """The archive's objects as ``fastavro.writer`` writes them (the reference)."""
+def fastavro_objects(*batches: EventBatch) -> list[tuple[str, bytes]]:
+    """The archive's objects of a bucket of ``batches`` as ``fastavro.writer`` writes them
+    (the reference): each kind's events in feed order, named by the first batch."""
     by_kind: dict[str, list[Event]] = {}
-    for event in batch.events:
+    for event in (e for batch in batches for e in batch.events):
         by_kind.setdefault(event_kind(event), []).append(event)
+    first = batches[0]
     objects = []
     for kind in sorted(by_kind):
-        key = event_batch_key(batch.game_date, batch.game_pk, kind, batch.source_ts)
+        key = event_batch_key(first.game_date, first.game_pk, kind, first.source_ts)
         out = io.BytesIO()
         records = [avro_record(e) for e in by_kind[kind]]
         schema = archive_parsed_schema(kind)
@@ -64,7 +68,27 @@ def assert_same_bytes(batches: list[EventBatch]) -> None:
     for batch in batches:
         expected = fastavro_objects(batch)
         assert batch_objects(batch) == expected
-        assert archived_objects(encoded_batch(batch)) == expected  # bodies of the log values
+        bucket = bucket_with(None, encoded_batch(batch))  # bodies of the log values
+        assert (bucket_objects(bucket) if bucket else []) == expected
+
+
+def test_a_bucket_holds_its_batches_events_in_feed_order(fixture_feed: dict[str, Any]) -> None:
+    batches = [b for b in batches_of(fixture_feed, 3) if b.events]
+    assert len(batches) > 2 * BUCKET_BATCHES
+    bucket = None
+    for n, batch in enumerate(batches[:BUCKET_BATCHES]):
+        bucket = bucket_with(bucket, encoded_batch(batch) if n % 2 else batch)
+        assert bucket is not None and bucket.batches == n + 1 and bucket.full == (n + 1 == 16)
+        assert bucket.first_ts == batches[0].source_ts and bucket.source_ts == batch.source_ts
+        assert bucket_objects(bucket) == fastavro_objects(*batches[: n + 1])
+
+
+def test_a_batch_without_events_leaves_the_bucket_as_it_is(fixture_feed: dict[str, Any]) -> None:
+    batch = next(b for b in batches_of(fixture_feed, 3) if b.events)
+    empty = EventBatch(batch.game_pk, batch.game_date, "2099-01-01T00:00:00Z", ())
+    assert bucket_with(None, empty) is None
+    bucket = bucket_with(None, batch)
+    assert bucket_with(bucket, empty) is bucket
 
 
 def test_files_equal_fastavro_on_a_real_game(fixture_feed: dict[str, Any]) -> None:
