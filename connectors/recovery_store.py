@@ -32,6 +32,7 @@ __all__ = [
     "Partition",
     "Pruned",
     "RecoveryStoreError",
+    "log_pruned",
     "prune_before_run",
     "prune_unfinished",
     "read_partition",
@@ -155,11 +156,15 @@ def prune_before_run(argv: Sequence[str] | None = None) -> Pruned | None:
     directory = _recovery_directory(sys.argv if argv is None else argv)
     if directory is None or not directory.is_dir():
         return None  # no recovery, or Bytewax itself says the directory is missing
-    pruned = prune_unfinished(directory)
+    return log_pruned(prune_unfinished(directory))
+
+
+def log_pruned(pruned: Pruned) -> Pruned:
+    """Log what :func:`prune_unfinished` did (a warning when it could not), and return it."""
     if pruned.skipped:
         log.warning(
             "recovery: %s %s; snapshots of unfinished epochs are not pruned",
-            directory,
+            pruned.directory,
             pruned.skipped,
         )
     elif pruned.resume_epoch is not None:

@@ -1,7 +1,8 @@
 """First step of the flow: a raw Kafka message becomes an accepted snapshot or a dead letter.
 
 The envelope is decoded, its payload inflated (never past ``max_snapshot_bytes``: a small
-gzip record cannot blow up the worker's memory) and validated (``flows.game.validate``). Any
+gzip record cannot blow up the worker's memory; with ISA-L, ``isal``, about twice as fast
+as zlib on these payloads) and validated (``flows.game.validate``). Any
 failure is a :class:`~flows.game.dead_letters.DeadLetter` that carries the message's original
 key and value, topic, partition and offset; the flow goes on. A snapshot without a feed
 timestamp is one of them (``missing_field``): the raw tier, the S3 keys and the engine's
@@ -12,9 +13,11 @@ from __future__ import annotations
 
 import zlib
 from datetime import UTC, datetime
+from typing import cast
 
 import msgspec
 from bytewax.connectors.kafka import KafkaError, KafkaSourceMessage
+from isal import isal_zlib
 
 from connectors.avro_serde import SerdeError
 from connectors.envelope_serde import decode_envelope
@@ -26,6 +29,8 @@ from mlbsts.settings import get_settings
 from mlbsts.telemetry.tracing import traceparent_of
 
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
+#: a corrupt gzip payload (isal's stub types its error class as an instance)
+_CORRUPT = (EOFError, zlib.error, cast(type[Exception], isal_zlib.error))
 _NO_TIMESTAMP = "envelope has no feed_timestamp (the feed's metaData.timeStamp)"
 
 
@@ -68,7 +73,7 @@ def decode_snapshot(
         payload = _payload_json(envelope, max_bytes)
     except _OversizedError as e:
         return dead(ErrorClass.OVERSIZED, str(e), envelope.gamePk)
-    except (EOFError, zlib.error) as e:
+    except _CORRUPT as e:
         return dead(ErrorClass.UNPARSABLE, f"payload: {e}", envelope.gamePk)
     check = check_feed(payload, key=msg.key, envelope_game_pk=envelope.gamePk, max_bytes=max_bytes)
     if check.failure is not None:
@@ -96,7 +101,7 @@ def _payload_json(envelope: SnapshotEnvelope, max_bytes: int) -> bytes:
     size = 0
     data = envelope.payload
     while data:
-        inflater = zlib.decompressobj(_GZIP_WBITS)
+        inflater = isal_zlib.decompressobj(_GZIP_WBITS)
         parts.append(inflater.decompress(data, max_bytes + 1 - size))
         size += len(parts[-1])
         if size > max_bytes:

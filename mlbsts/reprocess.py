@@ -45,7 +45,7 @@ from connectors import s3
 from connectors.kafka_io import admin_config, consumer_config
 from connectors.kafka_range import KafkaRangeSource, RangeProgress, resolve_range
 from connectors.log_range import PartitionRange, parse_bounds
-from connectors.recovery_store import prune_unfinished
+from connectors.recovery_store import log_pruned, prune_unfinished
 from flows.replay_flow import ReplayTarget, replay_flow
 from mlbsts import topics, versions
 from mlbsts.settings import Settings
@@ -169,7 +169,7 @@ def run_replay(
         directory.mkdir(parents=True, exist_ok=True)
         init_db_dir(directory, workers)  # type: ignore[no-untyped-call]
     else:  # a resume: no snapshot of an epoch the stopped run did not finish is loaded
-        prune_unfinished(directory)
+        log_pruned(prune_unfinished(directory))
     began = time.monotonic()
     try:
         with _Reporting(progress, on_progress):

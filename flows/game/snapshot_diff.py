@@ -39,6 +39,7 @@ from typing import Any
 
 import msgspec
 import orjson
+import xxhash
 
 from flows.game.envelope import SnapshotEnvelope
 from flows.game.events import Event, GameEvent, Retraction
@@ -94,11 +95,13 @@ def _digest(data: bytes | msgspec.Raw, size: int) -> bytes:
 
 
 def _raw_digest(data: bytes | msgspec.Raw) -> bytes:
-    """16 bytes identifying raw feed JSON (the snapshot, a play): SHA-256, which CPUs with
-    SHA extensions hash ~2.5x faster than BLAKE2b (these are ~1 ms of each snapshot). An
-    older state's BLAKE2b hashes only make its plays be decoded once more: the events'
-    content hashes (:func:`_content_hash`) are unchanged, so nothing is emitted again."""
-    return hashlib.sha256(data).digest()[:16]
+    """16 bytes identifying raw feed JSON (the snapshot, a play): XXH3-128, ~0.04 ms for a
+    late game's 800 KB where SHA-256 took ~0.5 (each snapshot hashes its JSON about twice:
+    whole, then play by play). These only tell changed bytes from unchanged ones, within
+    one game's state; nothing outside it sees them. A state saved with other hashes (SHA-256
+    or BLAKE2b, before) only makes its plays be decoded once more: the events' content
+    hashes (:func:`_content_hash`) are unchanged, so nothing is emitted again."""
+    return xxhash.xxh3_128_digest(data)
 
 
 def _content_hash(event: Event) -> bytes:

@@ -351,3 +351,19 @@ def test_snapshot_of_another_game_is_refused(fixture_feed: JSON) -> None:
         step(state, {**fixture_feed, "gamePk": 1})
     with pytest.raises(SnapshotError):
         step(None, b"not json")
+
+
+def test_a_state_saved_with_other_raw_hashes_emits_nothing_again(fixture_feed: JSON) -> None:
+    """A recovery state written by a release that hashed raw JSON otherwise (SHA-256,
+    BLAKE2b before it): every play is decoded again, and only what is new is emitted."""
+    plays = fixture_feed["liveData"]["plays"]["allPlays"]
+    early, later = _with(fixture_feed, "20240701_200000", plays[:40]), fixture_feed
+    state, _ = _run([early])
+    _, expected = step(pickle.loads(pickle.dumps(state)), later)
+    old = pickle.loads(pickle.dumps(state))
+    old.snapshot_hash = bytes(16)
+    for play in old.plays:
+        play.raw_hash = bytes(len(play.raw_hash))  # nothing matches the new hashes
+    again, events = step(old, later)
+    assert expected and events == expected  # the new plays, not the 40 known ones again
+    assert step(again, later)[1] == []  # and its hashes are the new ones from then on

@@ -95,6 +95,18 @@ def test_decode_snapshot_refuses_a_truncated_gzip_payload() -> None:
     assert isinstance(letter, DeadLetter) and letter.error_class is ErrorClass.MISSING_FIELD
 
 
+def test_decode_snapshot_refuses_a_corrupt_gzip_payload() -> None:
+    envelope = _envelope(orjson.dumps(MID_GAME))
+    flags = bytearray(envelope.payload)
+    flags[3] = 0xFF  # reserved header flags: no gzip reader accepts them
+    garbage = envelope.payload[:10] + b"\xff" * 64  # a gzip header, then no deflate stream
+    fields = {f: getattr(envelope, f) for f in envelope.__struct_fields__}
+    for bad in (bytes(flags), garbage):
+        letter = decode_snapshot(_message(SnapshotEnvelope(**{**fields, "payload": bad})))
+        assert isinstance(letter, DeadLetter) and letter.error_class is ErrorClass.UNPARSABLE
+        assert letter.reason.startswith("payload:"), letter.reason
+
+
 def _without_timestamp(envelope: SnapshotEnvelope) -> SnapshotEnvelope:
     fields = {f: getattr(envelope, f) for f in envelope.__struct_fields__}
     return SnapshotEnvelope(**{**fields, "feed_timestamp": None})
