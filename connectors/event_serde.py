@@ -92,9 +92,11 @@ def avro_record(event: Event, *, named: bool = False) -> dict[str, Any]:
     """The topic value record of ``event`` (union branch chosen by name).
 
     ``named``: the nested records of the free-form fields are given as fastavro's
-    ``(full name, record)`` too, the form the encoders use: the same bytes, but fastavro
-    then takes that branch of ``["null", record]`` at once instead of validating the
-    record against it first (~100 of ~125 us of a pitch's encoding)."""
+    ``(full name, record)`` too, and their values of a union (``["null", "long",
+    "double"]``) as ``(type, value)``: the form the encoders use, the same bytes, but
+    fastavro then takes each branch at once instead of validating the value against the
+    branches in turn first (~100 of ~125 us of a pitch's encoding for the records; then
+    ~150 us down to ~100 for the numbers and the event's own optional fields)."""
     kind = event_kind(event)
     schema = _branches(kind)
     body: dict[str, Any] = msgspec.to_builtins(event)
@@ -106,6 +108,11 @@ def avro_record(event: Event, *, named: bool = False) -> dict[str, Any]:
         value = body.get(field)
         if value is not None:
             body[field] = _dict_to_avro(value, schema[branch][field], named)
+    if named:
+        for field, (avro_type, python_type) in _optional_primitives(kind)[branch].items():
+            value = body[field]
+            if type(value) is python_type:  # anything else: fastavro validates (and refuses)
+                body[field] = (avro_type, value)
     return {"event": (branch, body)}
 
 
@@ -140,6 +147,25 @@ def _branches(kind: str) -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
+_PYTHON_TYPE: Final = {"int": int, "long": int, "double": float, "string": str, "boolean": bool}
+
+
+@lru_cache(maxsize=8)
+def _optional_primitives(kind: str) -> dict[str, dict[str, tuple[str, type]]]:
+    """Union branch full name -> field -> (Avro type, Python type) of its fields of type
+    ``["null", <primitive>]`` (given as ``(type, value)`` when named)."""
+    out: dict[str, dict[str, tuple[str, type]]] = {}
+    for branch in event_schema(kind)["fields"][0]["type"]:
+        fields: dict[str, tuple[str, type]] = {}
+        for f in branch["fields"]:
+            kinds = f["type"] if isinstance(f["type"], list) else []
+            primitive = kinds[1] if len(kinds) == 2 and kinds[0] == "null" else None
+            if isinstance(primitive, str) and primitive in _PYTHON_TYPE:
+                fields[f["name"]] = (primitive, _PYTHON_TYPE[primitive])
+        out[f"{_NAMESPACE}.{branch['name']}"] = fields
+    return out
+
+
 def _record_of(optional: list[Any]) -> dict[str, Any]:
     """The record branch of ``["null", {record}]``."""
     return next(t for t in optional if isinstance(t, dict))
@@ -165,7 +191,8 @@ def _fit(value: Any, avro_type: Any, named: bool) -> Any:
             or (branch == "string" and python_type is str)
             or (branch == "boolean" and python_type is bool)
         ):
-            return value
+            # named: (type, value), so fastavro takes the branch without validating each
+            return (branch, value) if named and isinstance(avro_type, list) else value
     return _MISFIT
 
 
