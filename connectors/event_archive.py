@@ -1,32 +1,31 @@
 """The S3 event archive: the events of each game as Avro object container files.
 
 A game's non-empty :class:`~flows.game.batches.EventBatch` es (one per snapshot that
-produced events) are archived in *buckets* of up to ``BUCKET_BATCHES`` consecutive batches
-(:class:`ArchiveBucket`, gathered by the flow's ``bucket_archive`` step,
-``flows/archive_buckets.py``), one file per event kind (a retraction goes with the kind it
-retracts, as on the topics) and bucket at::
+produced events) are archived in *buckets* of consecutive batches (:class:`ArchiveBucket`,
+gathered by the flow's ``bucket_archive`` step, ``flows/archive_buckets.py``), one file per
+event kind (a retraction goes with the kind it retracts, as on the topics) and bucket at::
 
     events/date=YYYY-MM-DD/game_pk=N/kind=<kind>/<source_ts>.avro
 
 ``source_ts`` is the ``metaData.timeStamp`` of the bucket's *first* batch; the file holds
-the bucket's events of that kind in feed order. While a bucket fills, its file is rewritten
-with every batch added so far (the flow writes it once the bucket is full, or when its game
-has been quiet for a moment: live, an event is archived about a second after its
-snapshot), so the last write of a key holds the whole bucket. A bucket's boundaries come
-from the batches alone (the ``BUCKET_BATCHES``-th non-empty batch after the last full
-bucket, or the game's release), so a replay of the same range writes the same keys.
+the bucket's events of that kind in feed order. The worker, and a replay into live, write
+buckets of one batch: a file per snapshot and kind, so a replay into live rewrites the
+worker's files exactly. A replay into a table version writes buckets of up to
+``VERSION_BUCKET_BATCHES`` batches into the version's own bucket: far fewer objects (one
+per kind and snapshot cost more CPU than anything else in a replay, in the worker, ~1 ms
+of Python per PUT, and in the S3 server; ``bench/reprocess-report.md``). While such a
+bucket fills, its file may be written more than once, each time with every batch added so
+far, so the last write of a key holds the whole bucket. Where a bucket ends depends on the
+batches alone (the ``VERSION_BUCKET_BATCHES``-th non-empty batch after the last full
+bucket, or the game's release), so two replays of the same range write the same keys.
 
 The bytes are deterministic too: the file's sync marker is derived from its key, its codec
 is deflate, its metadata is the schema alone (in Parsing Canonical Form: no docs, ~4.7 KB
 instead of ~9 KB for pitches, and the same CRC-64 fingerprint as
 ``schemas/events_<kind>.avsc``), written with that kind's topic value schema, so a reader
-of the topic reads the archive too, and a rewritten bucket overwrites the object with
+of the topic reads the archive too, and a bucket written again overwrites the object with
 identical bytes (same ETag). Delivery is at-least-once (Bytewax replays the last epoch
 after a resume, the bucket state included), made idempotent by those keys.
-
-Why buckets: one object per kind per snapshot (2.6 PUTs per snapshot on real games) cost
-more CPU than anything else in a replay, in the worker (~1 ms of Python per PUT) and in
-the S3 server (``bench/reprocess-report.md``).
 
 The file is put together here from the Avro bodies of its records (the bytes fastavro's
 ``writer`` gives, as ``tests/unit/test_event_archive_container.py`` checks on real games): the
@@ -65,7 +64,7 @@ from flows.game.events import Event
 from mlbsts.settings import Settings
 
 __all__ = [
-    "BUCKET_BATCHES",
+    "VERSION_BUCKET_BATCHES",
     "ArchiveBucket",
     "EventBatchS3Sink",
     "archive_parsed_schema",
@@ -83,9 +82,10 @@ CONTENT_TYPE = "application/avro"
 CODEC = "deflate"
 #: fastavro's block size: a block ends after the record that brings it to this many bytes
 SYNC_INTERVAL = 16000
-#: consecutive non-empty batches of a game archived in one file per kind (on real games,
-#: one snapshot every 3 pitches: ~45 minutes of a game, ~20-80 KB per file)
-BUCKET_BATCHES = 16
+#: consecutive non-empty batches of a game in one file per kind, in a replay into a table
+#: version (on real games, one snapshot every 3 pitches: ~45 minutes of a game, ~20-80 KB
+#: per file); the worker and a replay into live write one batch per file
+VERSION_BUCKET_BATCHES = 16
 
 
 def event_batch_key(game_date: date, game_pk: int, kind: str, source_ts: str) -> str:
@@ -167,10 +167,6 @@ class ArchiveBucket:
     batches: int
     bodies: tuple[tuple[str, tuple[bytes, ...]], ...]
     traceparent: str | None = None
-
-    @property
-    def full(self) -> bool:
-        return self.batches >= BUCKET_BATCHES
 
     @property
     def nbytes(self) -> int:

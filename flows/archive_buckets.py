@@ -1,14 +1,17 @@
 """The flow's ``bucket_archive`` step: each game's event batches gathered into archive
 buckets (``connectors.event_archive.ArchiveBucket``) for the S3 event archive.
 
+How: a :class:`Bucketing`. The worker, and a replay into live, use :data:`PER_SNAPSHOT`
+(one batch per bucket: a file per snapshot and kind, written at once, as the archive has
+always been laid out); a replay into a table version uses :data:`VERSION_BUCKETS`.
+
 Per game, the step adds each encoded batch with events to the game's open bucket and
 emits the bucket:
 
-- at once when it is full (``BUCKET_BATCHES`` batches): the state is dropped and the next
-  batch opens a new bucket;
+- at once when it is full (``batches`` batches): the state is dropped and the next batch
+  opens a new bucket;
 - when the game has been quiet for ``linger`` of wall-clock time since the last batch was
-  added (live: a snapshot's events reach the archive about ``linger`` after it; a replay,
-  where a game's batches follow each other closely, writes most buckets once, full);
+  added (a replay's games are rarely quiet: most buckets are written once, full);
 - when the diff releases the game (``Released``; the state is dropped), and at the end of
   the input (a replay's last, partial buckets).
 
@@ -16,13 +19,14 @@ Where a bucket ends depends on the batches only, never on when it was emitted, s
 replay of the same range gives the same keys and bytes. The open bucket is the step's
 recovery state: after a resume it is emitted again after ``linger`` (the run that stopped
 may not have written its last batches), and the replayed epoch adds its batches to it.
-Memory: one open bucket per game in play, at most ``BUCKET_BATCHES`` batches of events.
+Memory: one open bucket per game in play, at most ``batches`` batches of events.
 """
 
 from __future__ import annotations
 
 import pickle
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,14 +34,37 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream
 from bytewax.operators import StatefulLogic
 
-from connectors.event_archive import ArchiveBucket, bucket_with
+from connectors.event_archive import VERSION_BUCKET_BATCHES, ArchiveBucket, bucket_with
 from connectors.records import EncodedBatch
 from flows.game.release import Released, utc_now
 
-__all__ = ["ARCHIVE_LINGER", "BucketLogic", "archive_buckets", "bucket_key"]
+__all__ = [
+    "PER_SNAPSHOT",
+    "VERSION_BUCKETS",
+    "BucketLogic",
+    "Bucketing",
+    "archive_buckets",
+    "bucket_key",
+]
 
-#: how long a game's open bucket waits for another batch before it is written anyway
-ARCHIVE_LINGER = timedelta(seconds=1)
+
+@dataclass(frozen=True)
+class Bucketing:
+    """Up to ``batches`` batches of a game per bucket; an open bucket waits ``linger`` for
+    another batch before it is written anyway."""
+
+    batches: int
+    linger: timedelta
+
+    def __post_init__(self) -> None:
+        if self.batches < 1:
+            raise ValueError(f"a bucket holds at least 1 batch, not {self.batches}")
+
+
+#: the worker's and a replay into live's: a file per snapshot and kind, written at once
+PER_SNAPSHOT = Bucketing(batches=1, linger=timedelta(seconds=1))
+#: a replay into a table version's, into the version's own S3 bucket
+VERSION_BUCKETS = Bucketing(batches=VERSION_BUCKET_BATCHES, linger=timedelta(seconds=10))
 
 Item = EncodedBatch | Released
 
@@ -48,14 +75,15 @@ class BucketLogic(StatefulLogic[Item, ArchiveBucket, bytes]):
     def __init__(
         self,
         bucket: ArchiveBucket | None,
-        linger: timedelta,
+        how: Bucketing,
         wall: Callable[[], datetime] = utc_now,
     ) -> None:
         self._bucket = bucket
-        self._linger = linger
+        self._size = how.batches
+        self._linger = how.linger
         self._wall = wall
         # a resumed bucket may not have been written since its last batch: write it again
-        self._due: datetime | None = None if bucket is None else wall() + linger
+        self._due: datetime | None = None if bucket is None else wall() + how.linger
 
     def on_item(self, value: Item) -> tuple[Iterable[ArchiveBucket], bool]:
         if isinstance(value, Released):
@@ -65,7 +93,7 @@ class BucketLogic(StatefulLogic[Item, ArchiveBucket, bytes]):
             return (), StatefulLogic.DISCARD
         if bucket is self._bucket:  # a batch without events
             return (), StatefulLogic.RETAIN
-        if bucket.full:
+        if bucket.batches >= self._size:
             self._bucket, self._due = None, None
             return (bucket,), StatefulLogic.DISCARD
         self._bucket, self._due = bucket, self._wall() + self._linger
@@ -105,7 +133,7 @@ def _is_released(item: object) -> bool:
 
 
 def archive_buckets(
-    step_id: str, encoded: Stream[EncodedBatch], signals: Stream[Any], linger: timedelta
+    step_id: str, encoded: Stream[EncodedBatch], signals: Stream[Any], how: Bucketing
 ) -> Stream[ArchiveBucket]:
     """The buckets of ``encoded`` batches; ``signals`` carries the diff's ``Released``."""
     released = op.filter(f"{step_id}_released", signals, _is_released)
@@ -114,7 +142,7 @@ def archive_buckets(
 
     def build(resume: bytes | None) -> BucketLogic:
         bucket = None if resume is None else pickle.loads(resume)  # noqa: S301 - our own store
-        return BucketLogic(bucket, linger)
+        return BucketLogic(bucket, how)
 
     out: Stream[Any] = op.stateful(step_id, keyed, build)
     return op.key_rm(f"{step_id}_unkeyed", out)

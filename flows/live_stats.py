@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 from typing import Any, TypeAlias, TypeVar
 
@@ -52,7 +51,7 @@ from connectors.records import EncodedBatch, dead_letter_record, encoded_batch
 from connectors.recovery_store import prune_before_run
 from connectors.redis_state import RedisLiveStateSink
 from connectors.rejects import DeadLetterProducer, Rejects
-from flows.archive_buckets import ARCHIVE_LINGER, archive_buckets, bucket_key
+from flows.archive_buckets import PER_SNAPSHOT, Bucketing, archive_buckets, bucket_key
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.batches import EventBatch
 from flows.game.dead_letters import DeadLetter, ErrorClass, dead_letter_of
@@ -144,11 +143,11 @@ def build_flow(
     stats: StatsConfig | None = None,
     *,
     letter_inline_max: int = INLINE_MAX,
-    archive_linger: timedelta = ARCHIVE_LINGER,
+    archive: Bucketing = PER_SNAPSHOT,
 ) -> Dataflow:
     """The dataflow, from raw Kafka messages to every sink. A dead letter's original
-    larger than ``letter_inline_max`` bytes goes to ``sinks.letter_originals``; a game's
-    open archive bucket is written after ``archive_linger`` without a new batch."""
+    larger than ``letter_inline_max`` bytes goes to ``sinks.letter_originals``; the event
+    archive's files hold ``archive``'s buckets of batches (``flows.archive_buckets``)."""
     stats = stats or StatsConfig()
     flow = Dataflow("live_stats")
     messages = op.input("read_raw_snapshots", flow, source)
@@ -176,7 +175,7 @@ def build_flow(
     encoded = op.map("encode_batches", batches, encoded_batch)
     # EncodedBatch(batch, the log record of each event): each event is encoded once
     if sinks.events_s3 is not None:
-        buckets = archive_buckets("bucket_archive", encoded, signals, archive_linger)
+        buckets = archive_buckets("bucket_archive", encoded, signals, archive)
         # ArchiveBucket: a game's consecutive batches, for one S3 file per kind
         _output_if("events_to_s3", buckets, sinks.events_s3)
     events = op.flat_map("records_of_batch", encoded, _records_of)

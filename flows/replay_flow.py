@@ -7,8 +7,8 @@ It is :func:`flows.live_stats.build_flow` with four differences:
 - the sinks are the derived tiers only: event and game tables, statistics tables, the
   event archive, and the log (events, statistics, dead letters). Never the raw tier, which
   the range is read from, and never Redis, whose live state is the worker's;
-- a game's open archive bucket waits ``REPLAY_ARCHIVE_LINGER`` for its next batch (live:
-  ``flows.archive_buckets.ARCHIVE_LINGER``), so most buckets are written once, full;
+- into a table version, the event archive's files hold up to 16 snapshots of a game
+  (``flows.archive_buckets.VERSION_BUCKETS``); into live, one, as the worker writes them;
 - the statistics are *bounded* (``StatsConfig.bounded``: league windows close at the end
   of the range, by event time only) and get no wall-clock ticks (a finished game's state
   is released by feed time alone), so the output depends on the range and nothing else.
@@ -35,7 +35,7 @@ from connectors.pg_normalized import NormalizedEventsSink
 from connectors.postgres import PgLimits
 from connectors.rejects import DeadLetterProducer
 from connectors.renamed_topics import RenamedTopicsSink
-from flows.archive_buckets import bucket_key
+from flows.archive_buckets import PER_SNAPSHOT, VERSION_BUCKETS, Bucketing, bucket_key
 from flows.live_stats import (
     FlowSinks,
     batch_key,
@@ -45,13 +45,10 @@ from flows.live_stats import (
 from flows.stats_flow import stats_config
 from mlbsts.settings import Settings
 
-__all__ = ["NO_TICKS", "ReplayTarget", "replay_flow", "replay_sinks"]
+__all__ = ["NO_TICKS", "ReplayTarget", "archive_bucketing", "replay_flow", "replay_sinks"]
 
 #: the tick interval of a replay: never within a run (no wall-clock release)
 NO_TICKS = timedelta(days=3650)
-#: a replay's games are rarely quiet: their open archive buckets wait longer for a batch
-#: (fewer rewrites of partial buckets; the end of the range writes what is left)
-REPLAY_ARCHIVE_LINGER = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -93,6 +90,11 @@ def replay_flow(settings: Settings, target: ReplayTarget, source: KafkaRangeSour
     stats = dataclasses.replace(stats_config(settings), bounded=True, tick_every=NO_TICKS)
     inline_max = inline_limit(settings.kafka_max_message_bytes)
     sinks = replay_sinks(settings, target)
-    return build_flow(
-        source, sinks, stats, letter_inline_max=inline_max, archive_linger=REPLAY_ARCHIVE_LINGER
-    )
+    archive = archive_bucketing(target.version)
+    return build_flow(source, sinks, stats, letter_inline_max=inline_max, archive=archive)
+
+
+def archive_bucketing(version: str) -> Bucketing:
+    """Into live, the worker's archive layout (a replay rewrites its objects exactly);
+    into a version, whose bucket is its own, buckets of 16 snapshots."""
+    return PER_SNAPSHOT if version == "live" else VERSION_BUCKETS

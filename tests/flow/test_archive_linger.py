@@ -18,16 +18,16 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.testing import TestingSink, run_main
 
-from connectors.event_archive import BUCKET_BATCHES, ArchiveBucket
+from connectors.event_archive import ArchiveBucket
 from connectors.records import EncodedBatch, encoded_batch
-from flows.archive_buckets import archive_buckets
+from flows.archive_buckets import Bucketing, archive_buckets
 from flows.game.batches import EventBatch
 from flows.game.snapshot_diff import step
 from sim.simulate import simulate
 
 pytestmark = pytest.mark.flow
 
-LINGER = timedelta(milliseconds=300)
+HOW = Bucketing(batches=16, linger=timedelta(milliseconds=300))
 QUIET_TIMEOUT_S = 30.0
 
 
@@ -73,12 +73,12 @@ def test_a_quiet_games_open_bucket_is_written_before_the_input_ends(
     encoded = op.input("batches", flow, _Source(items, written, ended))
     op.output(
         "events_to_s3",
-        archive_buckets("bucket_archive", encoded, encoded, LINGER),
+        archive_buckets("bucket_archive", encoded, encoded, HOW),
         TestingSink(written),
     )
     run_main(flow)
     assert ended == [1], "the open bucket was not written while the game was quiet"
     [bucket] = written  # and not again at the end: nothing was added since
-    assert bucket.batches == 5 < BUCKET_BATCHES
+    assert bucket.batches == 5 < HOW.batches
     assert bucket.first_ts == items[0].batch.source_ts
     assert bucket.source_ts == items[-1].batch.source_ts
