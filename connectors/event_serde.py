@@ -63,6 +63,7 @@ _NAMESPACE: Final = "mlbsts.events"
 _FREE_FORM: Final = ("pitchData", "hitData", "review")
 _EXTRA: Final = "extra"
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
 class UnknownTopicError(SerdeError):
@@ -109,10 +110,10 @@ def avro_record(event: Event, *, named: bool = False) -> dict[str, Any]:
         if value is not None:
             body[field] = _dict_to_avro(value, schema[branch][field], named)
     if named:
-        for field, (avro_type, python_type) in _optional_primitives(kind)[branch].items():
-            value = body[field]
-            if type(value) is python_type:  # anything else: fastavro validates (and refuses)
-                body[field] = (avro_type, value)
+        for field, avro_type in _optional_primitives(kind)[branch].items():
+            fitted = _MISFIT if body[field] is None else _fit(body[field], avro_type, named)
+            if fitted is not _MISFIT:  # a misfit stays as it is: fastavro refuses it
+                body[field] = fitted
     return {"event": (branch, body)}
 
 
@@ -147,22 +148,20 @@ def _branches(kind: str) -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
-_PYTHON_TYPE: Final = {"int": int, "long": int, "double": float, "string": str, "boolean": bool}
-
-
 @lru_cache(maxsize=8)
-def _optional_primitives(kind: str) -> dict[str, dict[str, tuple[str, type]]]:
-    """Union branch full name -> field -> (Avro type, Python type) of its fields of type
-    ``["null", <primitive>]`` (given as ``(type, value)`` when named)."""
-    out: dict[str, dict[str, tuple[str, type]]] = {}
+def _optional_primitives(kind: str) -> dict[str, dict[str, list[str]]]:
+    """Union branch full name -> field -> type, for its fields of type ``["null",
+    <primitive>]`` (given as ``(type, value)`` when named, if :func:`_fit` says it fits)."""
+    out: dict[str, dict[str, list[str]]] = {}
     for branch in event_schema(kind)["fields"][0]["type"]:
-        fields: dict[str, tuple[str, type]] = {}
-        for f in branch["fields"]:
-            kinds = f["type"] if isinstance(f["type"], list) else []
-            primitive = kinds[1] if len(kinds) == 2 and kinds[0] == "null" else None
-            if isinstance(primitive, str) and primitive in _PYTHON_TYPE:
-                fields[f["name"]] = (primitive, _PYTHON_TYPE[primitive])
-        out[f"{_NAMESPACE}.{branch['name']}"] = fields
+        out[f"{_NAMESPACE}.{branch['name']}"] = {
+            f["name"]: f["type"]
+            for f in branch["fields"]
+            if isinstance(f["type"], list)
+            and len(f["type"]) == 2
+            and f["type"][0] == "null"
+            and isinstance(f["type"][1], str)
+        }
     return out
 
 
@@ -187,6 +186,7 @@ def _fit(value: Any, avro_type: Any, named: bool) -> Any:
                 return _dict_to_avro(value, branch, named and isinstance(avro_type, list))
         elif (
             (branch == "long" and python_type is int and _LONG_MIN <= value <= _LONG_MAX)
+            or (branch == "int" and python_type is int and _INT_MIN <= value <= _INT_MAX)
             or (branch == "double" and python_type is float)
             or (branch == "string" and python_type is str)
             or (branch == "boolean" and python_type is bool)

@@ -252,6 +252,9 @@ def test_bad_values_raise_serde_errors(real_events: list[Event]) -> None:
         serde.decode("mlb.events.play", data)
     with pytest.raises(MalformedRecordError):
         serde.decode("mlb.events.pitch", data[:40])
+    for field, value in (("pitcherId", 2**70), ("pitchNumber", 2**40)):  # past long, past int
+        with pytest.raises(MalformedRecordError):  # refused as a record, not an OverflowError
+            serde.encode(msgspec.structs.replace(pitch, **{field: value}))
 
 
 def test_a_review_round_trips_with_and_without_a_challenging_team() -> None:
