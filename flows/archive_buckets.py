@@ -3,7 +3,8 @@ buckets (``connectors.event_archive.ArchiveBucket``) for the S3 event archive.
 
 How: a :class:`Bucketing`. The worker, and a replay into live, use :data:`PER_SNAPSHOT`
 (one batch per bucket: a file per snapshot and kind, written at once, as the archive has
-always been laid out); a replay into a table version uses :data:`VERSION_BUCKETS`.
+always been laid out; a stateless map, nothing is held); a replay into a table version uses
+:data:`VERSION_BUCKETS`, the stateful step below.
 
 Per game, the step adds each encoded batch with events to the game's open bucket and
 emits the bucket:
@@ -128,6 +129,11 @@ def bucket_key(bucket: ArchiveBucket) -> str:
     return str(bucket.game_pk)
 
 
+def _alone(item: EncodedBatch) -> ArchiveBucket | None:
+    """The bucket of ``item`` alone (``None`` without events)."""
+    return bucket_with(None, item)
+
+
 def _is_released(item: object) -> bool:
     return isinstance(item, Released)
 
@@ -135,7 +141,10 @@ def _is_released(item: object) -> bool:
 def archive_buckets(
     step_id: str, encoded: Stream[EncodedBatch], signals: Stream[Any], how: Bucketing
 ) -> Stream[ArchiveBucket]:
-    """The buckets of ``encoded`` batches; ``signals`` carries the diff's ``Released``."""
+    """The buckets of ``encoded`` batches; ``signals`` carries the diff's ``Released``.
+    A bucket of one batch holds nothing back: a stateless map, no state, no linger."""
+    if how.batches == 1:
+        return op.filter_map(step_id, encoded, _alone)
     released = op.filter(f"{step_id}_released", signals, _is_released)
     merged = op.merge(f"{step_id}_inputs", encoded, released)
     keyed = op.key_on(f"{step_id}_by_game", merged, _game_key)
