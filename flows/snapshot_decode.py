@@ -30,7 +30,7 @@ from mlbsts.telemetry.tracing import traceparent_of
 
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 #: a corrupt gzip payload (isal's stub types its error class as an instance)
-_CORRUPT = (EOFError, zlib.error, cast(type[Exception], isal_zlib.error))
+_CORRUPT = (EOFError, cast(type[Exception], isal_zlib.error))
 _NO_TIMESTAMP = "envelope has no feed_timestamp (the feed's metaData.timeStamp)"
 
 
