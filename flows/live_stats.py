@@ -108,7 +108,7 @@ def _diff_snapshot(
     """One snapshot → one ``EventBatch`` (maybe empty), or a dead letter if it is refused."""
     stale_before = state.stale_snapshots if state is not None else 0
     try:
-        new_state, events = step(state, item.payload_json)
+        new_state, events = step(state, item.payload_json, item.head)
     except SnapshotError as e:
         return state, [dead_letter_of(item, ErrorClass.WRONG_TYPE, str(e))]
     if new_state.stale_snapshots > stale_before:

@@ -90,6 +90,7 @@ def decode_snapshot(
         partition=msg.partition,
         offset=msg.offset,
         traceparent=traceparent_of(msg.headers),  # the poller's trace (docs/operating.md)
+        head=check.head,  # the engine's view, from validation's scan
     )
 
 

@@ -6,6 +6,11 @@ view is in ``flows.game.feed``, which explains the scheme). A view declares no f
 member object; only which members it reads, and whether it needs to tell one absent
 (``UNSET``) or accept a null.
 
+- :class:`FeedScan` (``flows.snapshot_decode``): the flow's one scan of a snapshot, what
+  validation checks and the engine's head (:class:`flows.game.feed.FeedHead`) together,
+  each play kept raw (:class:`msgspec.Raw`); :func:`validation_view` then reads each play's
+  :class:`PlayCheck` from its bytes, and :meth:`FeedScan.head` gives the engine its view
+  without a second scan of the feed;
 - :class:`ValidationView` (``flows.game.validate``): every field validation checks, with
   ``UNSET`` where a missing field is a ``missing_field`` failure;
 - :class:`GameTablesView` (``connectors.pg_game_rows``), decoded by
@@ -20,12 +25,13 @@ do not fit the view; :func:`poller_view` never raises.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from flows.game.feed import FeedHead, HeadGameData, HeadLiveData
 from flows.game.feed_game import (
     AbstractState,
     Game,
@@ -36,6 +42,7 @@ from flows.game.feed_game import (
     OfficialDate,
     Person,
     Player,
+    TeamRefs,
     Teams,
     Venue,
     Weather,
@@ -43,13 +50,17 @@ from flows.game.feed_game import (
 from flows.game.feed_live import AtBat, Boxscore, Count, Decisions, Linescore, Plays
 
 __all__ = [
+    "FeedScan",
     "GameTablesView",
     "PlayCheck",
     "PollerView",
     "ValidationView",
     "decode_game_tables_view",
+    "decode_play_check",
+    "decode_scan",
     "decode_validation_view",
     "poller_view",
+    "validation_view",
 ]
 
 T = TypeVar("T")
@@ -79,6 +90,50 @@ class ValidationView(msgspec.Struct, frozen=True):
     metaData: MetaData | UnsetType = UNSET  # noqa: N815
     gameData: _ValidationGameData | UnsetType = UNSET  # noqa: N815
     liveData: _ValidationLiveData | UnsetType = UNSET  # noqa: N815
+
+
+class _ScanGameData(msgspec.Struct, frozen=True):
+    status: GameStatus | UnsetType = UNSET
+    datetime: OfficialDate | None = None
+    teams: TeamRefs = TeamRefs()
+
+
+class _ScanLiveData(msgspec.Struct, frozen=True):
+    plays: Plays[msgspec.Raw, msgspec.Raw] | UnsetType = UNSET
+    linescore: Linescore | None = None
+
+
+class FeedScan(msgspec.Struct, frozen=True):
+    """The flow's one scan of a feed: validation's fields and the engine's head, the plays
+    (``allPlays`` and ``currentPlay``) kept raw. A wrong type in the head's fields that
+    validation itself does not judge (``gameData.status.detailedState``, the teams' ids)
+    fails the scan, so it is a ``wrong_type`` letter at validation, as the engine would
+    have refused it (``flows.game.snapshot_diff.SnapshotError``, ``wrong_type`` too)."""
+
+    gamePk: int | UnsetType = UNSET  # noqa: N815 - MLB's names
+    metaData: MetaData | UnsetType = UNSET  # noqa: N815
+    gameData: _ScanGameData | UnsetType = UNSET  # noqa: N815
+    liveData: _ScanLiveData | UnsetType = UNSET  # noqa: N815
+
+    def head(self) -> FeedHead:
+        """The engine's view of the same feed (:func:`flows.game.feed.decode_head` without
+        a scan); raises :class:`msgspec.ValidationError` without a ``gamePk``, which
+        validation has refused before (``missing_field``)."""
+        if isinstance(self.gamePk, UnsetType):
+            raise msgspec.ValidationError("Object missing required field `gamePk`")
+        game = _ScanGameData() if isinstance(self.gameData, UnsetType) else self.gameData
+        live = _ScanLiveData() if isinstance(self.liveData, UnsetType) else self.liveData
+        return FeedHead(
+            gamePk=self.gamePk,
+            metaData=MetaData() if isinstance(self.metaData, UnsetType) else self.metaData,
+            gameData=HeadGameData(
+                status=GameStatus() if isinstance(game.status, UnsetType) else game.status,
+                teams=game.teams,
+            ),
+            liveData=HeadLiveData(
+                plays=Plays() if isinstance(live.plays, UnsetType) else live.plays
+            ),
+        )
 
 
 class _TablesGameData(msgspec.Struct, frozen=True):
@@ -127,13 +182,74 @@ class PollerView(msgspec.Struct, frozen=True):
         return fields
 
 
-_VALIDATION = msgspec.json.Decoder(ValidationView)
+_SCAN = msgspec.json.Decoder(FeedScan)
+_PLAY_CHECK = msgspec.json.Decoder(PlayCheck)
 _GAME_TABLES = msgspec.json.Decoder(GameTablesView)
+_NULL = b"null"
+
+
+def decode_scan(payload_json: bytes) -> FeedScan:
+    """The flow's scan of a feed; raises :class:`msgspec.MsgspecError`."""
+    return _SCAN.decode(payload_json)
+
+
+def decode_play_check(raw: msgspec.Raw) -> PlayCheck:
+    """Validation's view of one raw play; raises :class:`msgspec.ValidationError`."""
+    return _PLAY_CHECK.decode(raw)
+
+
+def validation_view(
+    scan: FeedScan, read_play: Callable[[msgspec.Raw], PlayCheck] = decode_play_check
+) -> ValidationView:
+    """Validation's view of a scanned feed, each play read by ``read_play`` (a cache of
+    :func:`decode_play_check`, say). Raises :class:`msgspec.ValidationError` for a play
+    that does not fit, its message locating the field from the feed's root
+    (``$.liveData.plays.allPlays[5].about.atBatIndex``), as a whole decode would."""
+    game: _ValidationGameData | UnsetType = UNSET
+    if not isinstance(scan.gameData, UnsetType):
+        game = _ValidationGameData(status=scan.gameData.status, datetime=scan.gameData.datetime)
+    live: _ValidationLiveData | UnsetType = UNSET
+    if not isinstance(scan.liveData, UnsetType):
+        plays = _play_checks(scan.liveData.plays, read_play)
+        live = _ValidationLiveData(plays=plays, linescore=scan.liveData.linescore)
+    return ValidationView(gamePk=scan.gamePk, metaData=scan.metaData, gameData=game, liveData=live)
+
+
+def _play_checks(
+    plays: Plays[msgspec.Raw, msgspec.Raw] | UnsetType,
+    read_play: Callable[[msgspec.Raw], PlayCheck],
+) -> Plays[PlayCheck, PlayCheck | None] | UnsetType:
+    if isinstance(plays, UnsetType):
+        return plays
+    checks: list[PlayCheck] | UnsetType = UNSET
+    if not isinstance(plays.all_plays, UnsetType):
+        checks = []
+        for position, raw in enumerate(plays.all_plays):
+            try:
+                checks.append(read_play(raw))
+            except msgspec.ValidationError as e:
+                raise _located(e, f"$.liveData.plays.allPlays[{position}]") from e
+    current: PlayCheck | None | UnsetType = UNSET
+    if not isinstance(plays.currentPlay, UnsetType):
+        raw = plays.currentPlay
+        try:
+            current = None if bytes(raw) == _NULL else read_play(raw)
+        except msgspec.ValidationError as e:
+            raise _located(e, "$.liveData.plays.currentPlay") from e
+    return Plays(all_plays=checks, currentPlay=current)
+
+
+def _located(error: msgspec.ValidationError, where: str) -> msgspec.ValidationError:
+    """``error`` of a play's decode, its location (``$...``) made the feed's."""
+    message = str(error)
+    if " - at `$" in message:
+        return msgspec.ValidationError(message.replace(" - at `$", f" - at `{where}", 1))
+    return msgspec.ValidationError(f"{message} - at `{where}`")
 
 
 def decode_validation_view(payload_json: bytes) -> ValidationView:
     """Validation's view of a feed; raises :class:`msgspec.MsgspecError`."""
-    return _VALIDATION.decode(payload_json)
+    return validation_view(decode_scan(payload_json))
 
 
 def decode_game_tables_view(payload_json: bytes) -> GameTablesView:

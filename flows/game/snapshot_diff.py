@@ -228,13 +228,17 @@ def _diff_plays(
             kept.raw_hash = b""
 
 
-def step(state: GameState | None, snapshot: Snapshot) -> tuple[GameState, list[Event]]:
-    """Diff one snapshot against the state; see the module docstring for the rules."""
+def step(
+    state: GameState | None, snapshot: Snapshot, head: FeedHead | None = None
+) -> tuple[GameState, list[Event]]:
+    """Diff one snapshot against the state; see the module docstring for the rules.
+    ``head``: the snapshot's head if already decoded (``flows.game.validate`` scans it)."""
     body = _body(snapshot)
-    try:
-        head = decode_head(body)
-    except msgspec.MsgspecError as e:
-        raise SnapshotError(f"not a feed/live response: {e}") from e
+    if head is None:
+        try:
+            head = decode_head(body)
+        except msgspec.MsgspecError as e:
+            raise SnapshotError(f"not a feed/live response: {e}") from e
     if state is None:
         state = GameState(game_pk=head.gamePk, plays=[])
     elif head.gamePk != state.game_pk:

@@ -5,7 +5,8 @@ the flow turns a failure into a dead letter (``flows.snapshot_decode``). Checks,
 
 1. ``oversized``: the JSON is larger than ``max_bytes`` (``max_snapshot_bytes``);
 2. ``unparsable``: not JSON, or not a JSON object;
-3. ``wrong_type``: a field read here has the wrong JSON type (``null`` included), or
+3. ``wrong_type``: a field read here, or by the engine's head (the rest of
+   ``gameData.status``, the teams' ids), has the wrong JSON type (``null`` included), or
    ``metaData.timeStamp`` is not ``YYYYMMDD_HHMMSS``;
 4. ``missing_field``: the minimal set the engine (``flows.game.snapshot_diff``) needs:
    ``gamePk`` (the game's identity), ``metaData.timeStamp`` (orders snapshots: without it a
@@ -27,30 +28,52 @@ the flow turns a failure into a dead letter (``flows.snapshot_decode``). Checks,
 
 Everything else is ignored: fields come and go by season. The decode reads the objects
 above (and nothing else) with the feed model's validation view
-(``flows.game.feed_views.ValidationView``), in one scan of the JSON; a wrong type in any
-field of those objects (say ``linescore.innings[0].home.hits``) is ``wrong_type``.
+(``flows.game.feed_views.ValidationView``); a wrong type in any field of those objects
+(say ``linescore.innings[0].home.hits``) is ``wrong_type``.
+
+One scan serves validation and the engine: the feed is scanned once into
+:class:`~flows.game.feed_views.FeedScan`, plays kept raw, and :class:`FeedCheck` carries
+the engine's head (``flows.game.snapshot_diff.step`` takes it instead of scanning again).
+Each play's :class:`~flows.game.feed_views.PlayCheck` is read from its bytes through a
+bounded cache keyed by their XXH3-128 hash (:data:`PLAY_CHECKS_MAX` entries, emptied when
+full): consecutive snapshots of a game repeat all but their last plays byte for byte, so a
+snapshot decodes only the plays that changed, as the engine does. The cache only saves
+work: a verdict does not depend on what it holds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 import msgspec
+import xxhash
 from msgspec import UNSET, UnsetType
 
 from flows.game.dead_letters import ErrorClass
 from flows.game.envelope import parse_feed_timestamp
+from flows.game.feed import FeedHead
 from flows.game.feed_live import AtBat, Linescore
-from flows.game.feed_views import PlayCheck, ValidationView, decode_validation_view
+from flows.game.feed_views import (
+    FeedScan,
+    PlayCheck,
+    ValidationView,
+    decode_play_check,
+    decode_scan,
+    validation_view,
+)
 
-__all__ = ["Failure", "FeedCheck", "check_feed", "validate_feed"]
+__all__ = ["PLAY_CHECKS_MAX", "Failure", "FeedCheck", "Scanned", "check_feed", "validate_feed"]
 
 Failure = tuple[ErrorClass, str]
 
 MAX_BALLS = 4
 MAX_STRIKES = 3
 MAX_OUTS = 3
+#: plays whose validation view is kept (~0.3 KB each): a day's games at once, many times
+PLAY_CHECKS_MAX = 8192
+_play_checks: dict[bytes, PlayCheck] = {}
 
 
 class _AnyJson(msgspec.Struct):
@@ -60,12 +83,21 @@ class _AnyJson(msgspec.Struct):
 _SYNTAX = msgspec.json.Decoder(_AnyJson)
 
 
+class Scanned(NamedTuple):
+    """A payload that decodes: the scan, and validation's view of it."""
+
+    scan: FeedScan
+    view: ValidationView
+
+
 @dataclass(frozen=True, slots=True)
 class FeedCheck:
-    """The verdict on a payload, and what the flow reads from the same scan."""
+    """The verdict on a payload, and what the flow reads from the same scan: the official
+    date and, for an accepted payload, the engine's head."""
 
     failure: Failure | None
     official_date: date | None = None
+    head: FeedHead | None = None
 
 
 def validate_feed(
@@ -84,9 +116,10 @@ def check_feed(
     failure = check_size(payload_json, max_bytes)
     if failure is not None:
         return FeedCheck(failure)
-    decoded = decode_feed(payload_json)
-    if not isinstance(decoded, ValidationView):
-        return FeedCheck(decoded)
+    scanned = decode_feed(payload_json)
+    if not isinstance(scanned, Scanned):
+        return FeedCheck(scanned)
+    scan, decoded = scanned
     for check in (
         check_required_fields(decoded),
         check_timestamp(decoded),
@@ -97,7 +130,7 @@ def check_feed(
     ):
         if check is not None:
             return FeedCheck(check)
-    return FeedCheck(None, _official_date(decoded))
+    return FeedCheck(None, _official_date(decoded), scan.head())
 
 
 def check_size(payload_json: bytes, max_bytes: int) -> Failure | None:
@@ -108,10 +141,11 @@ def check_size(payload_json: bytes, max_bytes: int) -> Failure | None:
     return None
 
 
-def decode_feed(payload_json: bytes) -> ValidationView | Failure:
-    """The fields validated here, or ``unparsable`` / ``wrong_type``."""
+def decode_feed(payload_json: bytes) -> Scanned | Failure:
+    """The scan and the fields validated here, or ``unparsable`` / ``wrong_type``."""
     try:
-        return decode_validation_view(payload_json)
+        scan = decode_scan(payload_json)
+        return Scanned(scan, validation_view(scan, _play_check))
     except msgspec.ValidationError as e:  # a subclass of DecodeError: first
         type_error = e
     except msgspec.DecodeError as e:
@@ -123,6 +157,19 @@ def decode_feed(payload_json: bytes) -> ValidationView | Failure:
     except msgspec.DecodeError as e:
         return ErrorClass.UNPARSABLE, f"payload is not JSON: {e}"
     return ErrorClass.WRONG_TYPE, f"payload: {type_error}"
+
+
+def _play_check(raw: msgspec.Raw) -> PlayCheck:
+    """:func:`~flows.game.feed_views.decode_play_check`, through the cache (module
+    docstring); a play that does not fit raises each time, and is not kept."""
+    key = xxhash.xxh3_128_digest(raw)
+    check = _play_checks.get(key)
+    if check is None:
+        check = decode_play_check(raw)
+        if len(_play_checks) >= PLAY_CHECKS_MAX:
+            _play_checks.clear()
+        _play_checks[key] = check
+    return check
 
 
 def check_required_fields(feed: ValidationView) -> Failure | None:

@@ -11,8 +11,10 @@ import pytest
 from msgspec import UNSET
 
 from flows.game.feed import decode_head, decode_play
-from flows.game.feed_views import decode_game_tables_view, decode_validation_view
-from tests.conftest import load_fixture_feed
+from flows.game.feed_views import decode_game_tables_view, decode_scan, decode_validation_view
+from flows.game.snapshot_diff import step
+from sim.simulate import simulate
+from tests.conftest import corpus_feed_paths, load_fixture_feed
 
 pytestmark = pytest.mark.unit
 
@@ -94,8 +96,6 @@ def test_a_null_in_a_count_is_refused_by_the_engine_not_by_validation() -> None:
 def test_the_engine_reads_only_team_ids_so_team_details_never_refuse_a_snapshot() -> None:
     """A null venue or a fractional elevation in ``gameData.teams`` (details only the game
     tables read) must not make the engine refuse the snapshot or change its events."""
-    from flows.game.snapshot_diff import step
-
     feed = load_fixture_feed()
     odd: dict[str, Any] = orjson.loads(orjson.dumps(feed))
     odd["gameData"]["teams"]["home"]["venue"] = None
@@ -109,3 +109,21 @@ def test_the_engine_reads_only_team_ids_so_team_details_never_refuse_a_snapshot(
     _, events = step(None, orjson.dumps(odd))
     _, expected = step(None, orjson.dumps(feed))
     assert events == expected
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("every", [3])
+def test_the_scans_head_is_the_engines_on_every_real_snapshot(every: int) -> None:
+    """``FeedScan.head`` (validation's one scan) equals the engine's own decode on every
+    simulated snapshot of every corpus game, and the diff emits the same from either."""
+    paths = corpus_feed_paths() or [None]
+    for path in paths:
+        feed = load_fixture_feed() if path is None else orjson.loads(path.read_bytes())
+        by_bytes = by_head = None
+        for snapshot in simulate(feed, every, seed=every, corrections=0.2, reorder=0.1):
+            body = orjson.dumps(snapshot)
+            head = decode_scan(body).head()
+            assert head == decode_head(body)
+            by_bytes, expected = step(by_bytes, body)
+            by_head, events = step(by_head, body, head)
+            assert events == expected

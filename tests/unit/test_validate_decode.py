@@ -4,6 +4,7 @@ on a real snapshot (game 744914 simulated mid-game; helpers in ``test_validate.p
 from __future__ import annotations
 
 import gzip
+import pickle
 from datetime import UTC, datetime
 
 import orjson
@@ -14,6 +15,7 @@ from connectors.envelope_serde import encode_envelope
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.dead_letters import DeadLetter, ErrorClass
 from flows.game.envelope import SnapshotEnvelope, make_envelope
+from flows.game.feed import decode_head
 from flows.snapshot_decode import decode_snapshot
 from mlbsts import topics
 from tests.conftest import FIXTURE_GAME_PK
@@ -50,6 +52,18 @@ def test_decode_snapshot_accepts_a_real_snapshot_with_its_official_date() -> Non
     assert isinstance(accepted, AcceptedSnapshot)
     assert accepted.game_date.isoformat() == MID_GAME["gameData"]["datetime"]["officialDate"]
     assert orjson.loads(accepted.payload_json) == MID_GAME
+
+
+def test_an_accepted_snapshot_carries_the_engines_head_but_never_pickles_it() -> None:
+    """The head comes from validation's scan (no second scan in the diff); it is derived,
+    so a snapshot sent to another process goes without it and compares equal."""
+    body = orjson.dumps(MID_GAME)
+    accepted = decode_snapshot(_message(_envelope(body)))
+    assert isinstance(accepted, AcceptedSnapshot)
+    assert accepted.head == decode_head(body)
+    sent = pickle.loads(pickle.dumps(accepted))
+    assert sent.head is None and sent == accepted
+    assert (sent.payload_json, sent.traceparent, sent.offset) == (body, None, 41)
 
 
 def test_decode_snapshot_refuses_with_the_class_and_the_original_bytes() -> None:
