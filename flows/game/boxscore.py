@@ -24,6 +24,17 @@ Scoring rules, checked against MLB's official box score of every game in the cor
 - line score: runs and hits to the batting team of each half inning, errors to the
   fielding team (each fielder's error once per play event); as in MLB's line score,
   ``runs`` is absent while a half inning has neither scored nor ended (three outs).
+
+``result`` is incremental and exact. An event's contribution depends only on the events of
+its plate appearance, its group (``atBatIndex``: ``batted`` reads that play's runners, an
+error counts once per ``(atBatIndex, playEventIndex, fielder)``; game events outside any
+plate appearance form one group), and the box score is the sum of the contributions:
+integer counts plus presence (a line, an inning, an inning's ``runs`` exists while some
+contribution has it, so presence is reference-counted). ``agg`` marks the groups of the
+replaced and of the new version dirty; ``result`` refolds only those, with the same rules,
+and swaps their old contribution for the new one in the cached sum. Sums do not depend on
+event order and the output has its own fixed order (people and innings sorted, fields as
+declared), so the JSON equals a fold from scratch (:func:`box_score`) byte for byte.
 """
 
 from __future__ import annotations
@@ -66,10 +77,20 @@ _RUNNING_PREFIXES = (
 
 
 class BoxScoreState(msgspec.Struct):
-    """The latest version of every live event of one game, by ``event_id``."""
+    """The latest version of every live event of one game, by ``event_id``.
+
+    ``derived`` (:func:`result`'s cache, a function of ``latest``) is not pickled: Bytewax
+    writes the state every epoch, and the pickle stays the two fields it always was (older
+    snapshots load, the previous code reads new ones); the first :func:`result` after a
+    resume rebuilds the cache at the cost of one fold from scratch.
+    """
 
     game_pk: int | None = None
     latest: dict[str, Event] = {}
+    derived: _Derived | None = None
+
+    def __reduce__(self) -> tuple[type[BoxScoreState], tuple[int | None, dict[str, Event]]]:
+        return BoxScoreState, (self.game_pk, self.latest)
 
 
 def initialize() -> BoxScoreState:
@@ -87,6 +108,8 @@ def agg(state: BoxScoreState, event: Event) -> BoxScoreState:
     old = state.latest.get(event.event_id)
     if old is None or _newer(event, old):
         state.latest[event.event_id] = event
+        if state.derived is not None:
+            state.derived.replaced(old, event)
     return state
 
 
@@ -101,6 +124,10 @@ def _sides(half: str) -> tuple[str, str]:
 
 
 Line = dict[str, int]
+LiveEvent = PitchEvent | PlayEvent | RunnerEvent | GameEvent
+Group = int | None  # an event's atBatIndex; None: game events outside any plate appearance
+#: a line (table, side, person), an inning ("inning", num) or its runs ("runs", num, side)
+_Presence = tuple[str | int, ...]
 
 
 def _line(
@@ -140,17 +167,16 @@ class _Sheet:
         return _line(self.pitching, side, person, PITCHING_FIELDS)
 
 
-def result(state: BoxScoreState) -> dict[str, Any]:
-    """The box score JSON of the events folded so far."""
+def _fold(events: list[LiveEvent]) -> _Sheet:
+    """A fresh sheet filled with ``events`` (a whole game's, or one group's)."""
     sheet = _Sheet()
-    live = [e for e in state.latest.values() if not isinstance(e, Retraction)]
-    with_runners = {e.atBatIndex for e in live if isinstance(e, RunnerEvent)}
+    with_runners = {e.atBatIndex for e in events if isinstance(e, RunnerEvent)}
     from_home = {
         (e.atBatIndex, e.runnerId)
-        for e in live
+        for e in events
         if isinstance(e, RunnerEvent) and e.startBase is None
     }
-    for event in live:
+    for event in events:
         if isinstance(event, PlayEvent):
             batted = event.atBatIndex not in with_runners or (
                 (event.atBatIndex, event.batterId) in from_home
@@ -162,7 +188,100 @@ def result(state: BoxScoreState) -> dict[str, Any]:
             _add_pitch(sheet, event)
         elif isinstance(event, RunnerEvent):
             _add_runner_movement(sheet, event)
-    return _box_json(state.game_pk, sheet)
+    return sheet
+
+
+def _held(refs: dict[_Presence, int], key: _Presence, sign: int) -> bool:
+    """Count a contribution holding ``key`` in (``sign`` 1) or out (-1); whether any do."""
+    if count := refs.get(key, 0) + sign:
+        refs[key] = count
+    else:
+        del refs[key]
+    return count > 0
+
+
+@dataclass(slots=True)
+class _Derived:
+    """:func:`result`'s cache: the live event ids of each group, the groups whose events
+    changed since the last :func:`result`, each other group's contribution (``parts``), their
+    sum (``total``) and how many parts hold each line, inning and inning ``runs`` key."""
+
+    members: dict[Group, set[str]]
+    dirty: set[Group]
+    parts: dict[Group, _Sheet] = field(default_factory=dict)
+    total: _Sheet = field(default_factory=_Sheet)
+    refs: dict[_Presence, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, latest: dict[str, Event]) -> _Derived:
+        """Every group of ``latest``, all dirty (nothing summed yet)."""
+        members: dict[Group, set[str]] = {}
+        for event_id, event in latest.items():
+            if not isinstance(event, Retraction):
+                members.setdefault(event.atBatIndex, set()).add(event_id)
+        return cls(members=members, dirty=set(members))
+
+    def replaced(self, old: Event | None, new: Event) -> None:
+        """``new`` is now the latest version of its ``event_id`` (``old`` was)."""
+        if old is not None and not isinstance(old, Retraction):
+            self.members[old.atBatIndex].discard(old.event_id)
+            self.dirty.add(old.atBatIndex)
+        if not isinstance(new, Retraction):
+            self.members.setdefault(new.atBatIndex, set()).add(new.event_id)
+            self.dirty.add(new.atBatIndex)
+
+    def refresh(self, latest: dict[str, Event]) -> _Sheet:
+        """Refold the dirty groups and bring the sum up to date; the sum."""
+        for group in self.dirty:
+            old = self.parts.pop(group, None)
+            if old is not None:
+                self._add(old, -1)
+            ids = self.members.get(group)
+            if ids:
+                part = _fold([e for i in ids if not isinstance(e := latest[i], Retraction)])
+                self.parts[group] = part
+                self._add(part, 1)
+            else:
+                self.members.pop(group, None)
+        self.dirty.clear()
+        return self.total
+
+    def _add(self, part: _Sheet, sign: int) -> None:
+        """Add one group's contribution to the sum (``sign`` 1) or take it out (-1)."""
+        total, refs = self.total, self.refs
+        for table, fields, lines, sums in (
+            ("batting", BATTING_FIELDS, part.batting, total.batting),
+            ("pitching", PITCHING_FIELDS, part.pitching, total.pitching),
+        ):
+            for side, people in lines.items():
+                for person, line in people.items():
+                    held = _line(sums, side, person, fields)
+                    for name, value in line.items():
+                        if value:
+                            held[name] += sign * value
+                    if not _held(refs, (table, side, person), sign):
+                        del sums[side][person]
+        for num, inning in part.innings.items():
+            into_inning = total.innings[num]
+            for side, line in inning.items():
+                held = into_inning[side]
+                held["hits"] += sign * line["hits"]
+                held["errors"] += sign * line["errors"]
+                if "runs" in line:
+                    if _held(refs, ("runs", num, side), sign):
+                        held["runs"] = held.get("runs", 0) + sign * line["runs"]
+                    else:
+                        del held["runs"]
+            if not _held(refs, ("inning", num), sign):
+                del total.innings[num]
+
+
+def result(state: BoxScoreState) -> dict[str, Any]:
+    """The box score JSON of the events folded so far (fresh dicts: the caller's to keep or
+    change); only the groups changed since the last call are refolded."""
+    if state.derived is None:
+        state.derived = _Derived.of(state.latest)
+    return _box_json(state.game_pk, state.derived.refresh(state.latest))
 
 
 def _add_play(sheet: _Sheet, event: PlayEvent, batted: bool) -> None:
@@ -240,11 +359,11 @@ def _add_runner_movement(sheet: _Sheet, event: RunnerEvent) -> None:
 
 
 def _people(table: dict[int, Line]) -> dict[str, Line]:
-    return {str(person): line for person, line in sorted(table.items())}
+    return {str(person): dict(line) for person, line in sorted(table.items())}
 
 
 def _box_json(game_pk: int | None, sheet: _Sheet) -> dict[str, Any]:
-    """The contract's JSON (docs/architecture.md section 3) of a filled sheet."""
+    """The contract's JSON (docs/architecture.md section 3) of a sheet, in fresh dicts."""
     innings = sheet.innings
     return {
         "gamePk": game_pk,
@@ -269,8 +388,10 @@ def _box_json(game_pk: int | None, sheet: _Sheet) -> dict[str, Any]:
 
 
 def box_score(events: list[Event]) -> dict[str, Any]:
-    """Fold a whole event stream and return the box score."""
+    """Fold a whole event stream and return the box score, from scratch: one sheet of all
+    the latest versions, no cache (what :func:`result` must equal byte for byte)."""
     state = initialize()
     for event in events:
         agg(state, event)
-    return result(state)
+    live = [e for e in state.latest.values() if not isinstance(e, Retraction)]
+    return _box_json(state.game_pk, _fold(live))
