@@ -40,7 +40,6 @@ from connectors.event_serde import (
 from connectors.records import TOPIC_OF_KIND, event_record
 from flows.game.batches import EventBatch
 from flows.game.events import (
-    Count,
     Event,
     GameEvent,
     PitchEvent,
@@ -53,6 +52,7 @@ from mlbsts.paths import PROJECT_ROOT
 from sim.simulate import simulate
 from sim.sources import run_engine
 from tests.conftest import load_fixture_feed
+from tests.unit.test_event_serde_plans import pitch as pitch_event
 
 pytestmark = pytest.mark.unit
 
@@ -155,20 +155,8 @@ def test_confluent_framing_with_a_known_schema_id_round_trips(real_events: list[
 
 
 def test_free_form_dicts_keep_unknown_keys_nulls_and_odd_types() -> None:
-    pitch = PitchEvent(
-        event_id="pitch:1:0:0",
-        gamePk=1,
-        atBatIndex=0,
-        playEventIndex=0,
-        type="pitch",
-        isPitch=True,
-        inning=1,
-        halfInning="top",
-        countBefore=Count(),
-        countAfter=Count(balls=1),
-        pitcherId=1,
-        batterId=2,
-        pitchData={
+    pitch = pitch_event(
+        {
             "startSpeed": 95,  # a whole number stays an int
             "endSpeed": 87.5,
             "zone": "11",  # an unexpected type goes to extra
