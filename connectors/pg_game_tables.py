@@ -20,7 +20,13 @@ gated by its feed timestamp (``source_ts``):
 snapshot are always written. These tables are reference data (rosters, players,
 officials, decisions, innings) whose live parts the live box score carries on every
 snapshot; rewriting ~190 rows per pitch (~55 ms) was the flow's largest cost. The final
-state does not depend on the refreshes: a Final snapshot rewrites every row. Bad payloads
+state does not depend on the refreshes: a Final snapshot rewrites every row. A replay
+refreshes every 5 minutes of feed time instead (:data:`REPLAY_REFRESH`) and, when its
+range ends, writes the newest snapshot of each game that the gate held back, so its
+tables end on the range's last snapshot of every game, finished or not. A replay that
+stops and resumes (``--recovery-dir``) writes the first snapshot of each game it reads
+again; a game none of whose snapshots is read again keeps the last one written, as the
+worker's tables do after a restart. Bad payloads
 are logged and skipped (the raw tier keeps them); database failures raise
 :class:`connectors.postgres.PostgresError`, retried within the sink's outage budget
 (``connectors.sink_retry``).
@@ -30,7 +36,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 import msgspec
 import psycopg
@@ -47,17 +55,21 @@ from connectors.pg_game_rows import (
     snapshot_rows,
 )
 from connectors.pg_upsert import Conn, stager, upsert
-from connectors.rejects import Rejects, reject_snapshot
+from connectors.rejects import Rejects, raise_rejected, reject_snapshot
 from connectors.sink_retry import RetryPolicy
 from connectors.storage_ops import StoredBatch, stored_batch
 from connectors.storage_sinks import PostgresSink
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.envelope import parse_feed_timestamp
-from flows.game.feed_views import GameTablesView, decode_game_tables_view
+from flows.game.feed_game import GameStatus
+from flows.game.feed_views import decode_game_tables_view
 
 __all__ = [
+    "LIVE_REFRESH",
     "REFRESH_EVERY",
+    "REPLAY_REFRESH",
     "GameTablesSink",
+    "Refresh",
     "RefreshGate",
     "newest_per_game",
     "write_snapshot",
@@ -106,6 +118,25 @@ def newest_per_game(items: Sequence[AcceptedSnapshot]) -> list[AcceptedSnapshot]
 REFRESH_EVERY = timedelta(seconds=15)
 
 
+@dataclass(frozen=True)
+class Refresh:
+    """How often a game's tables are refreshed: at most every ``every`` of feed time (a
+    status change and a Final snapshot always); ``newest_at_close``: the newest snapshot
+    of each game that the gate held back is written when the sink closes (the end of a
+    bounded run), so the tables end on the run's last snapshot of every game."""
+
+    every: timedelta = REFRESH_EVERY
+    newest_at_close: bool = False
+
+
+#: the worker's: a refresh every 15 s of feed time
+LIVE_REFRESH = Refresh()
+#: a replay's (``flows.replay_flow``): nobody reads the tables of a version being built,
+#: and a replay of past games runs through hours of feed time a minute; every 5 minutes,
+#: then each game's newest snapshot at the end
+REPLAY_REFRESH = Refresh(every=timedelta(minutes=5), newest_at_close=True)
+
+
 class RefreshGate:
     """Which snapshots of a game are due to refresh its tables (see the module docstring).
 
@@ -127,35 +158,50 @@ class RefreshGate:
         self._last[game_pk] = (source_ts, status)
 
 
-def _status(snap: GameTablesView) -> str:
-    state = snap.gameData.status
-    return f"{state.abstractGameState}/{state.detailedState}"
+class _HasStatus(Protocol):
+    @property
+    def status(self) -> GameStatus: ...
+
+
+def _status(game: _HasStatus) -> str:
+    """``abstractGameState/detailedState`` of a view's ``gameData``."""
+    return f"{game.status.abstractGameState}/{game.status.detailedState}"
 
 
 class _GamePartition(StatelessSinkPartition[AcceptedSnapshot]):
-    def __init__(self, dsn: str, rejects: Rejects, limits: postgres.PgLimits, what: str) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        rejects: Rejects,
+        limits: postgres.PgLimits,
+        what: str,
+        refresh: Refresh = LIVE_REFRESH,
+    ) -> None:
         self._session = postgres.Session(dsn, limits, stager(GAME_TABLES))
-        self._gate = RefreshGate()
+        self._refresh = refresh
+        self._gate = RefreshGate(refresh.every)
         self._reject = reject_snapshot(rejects)
         self._retry = RetryPolicy(limits.outage_budget_s)
         self._what = what
         self._written: list[AcceptedSnapshot] = []  # the snapshots of the last write
+        #: each game's newest snapshot the gate held back (``Refresh.newest_at_close``)
+        self._held: dict[int, AcceptedSnapshot] = {}
 
     def write_batch(self, items: list[AcceptedSnapshot]) -> None:
-        self._retry.call(lambda: self._write(items), self._what)
+        self._retry.call(lambda: self._write(items, gated=True), self._what)
 
     def stored(self, items: list[AcceptedSnapshot]) -> StoredBatch:
         """The snapshots the last write applied (``connectors.storage_ops``); rows: snapshots."""
         return stored_batch("postgres", [t.name for t in GAME_TABLES], self._written)
 
-    def _write(self, items: list[AcceptedSnapshot]) -> None:
+    def _write(self, items: list[AcceptedSnapshot], *, gated: bool) -> None:
         built: list[tuple[AcceptedSnapshot, SnapshotRows, str]] = []
         for item in newest_per_game(items):
             try:
+                if gated and not self._due(item):
+                    continue
                 snap = decode_game_tables_view(item.payload_json)
-                status = _status(snap)
-                if self._gate.due(snap.gamePk, snap.metaData.timeStamp, status):
-                    built.append((item, snapshot_rows(snap, item.game_date), status))
+                built.append((item, snapshot_rows(snap, item.game_date), _status(snap.gameData)))
             except msgspec.MsgspecError as e:
                 log.warning(
                     "game %d snapshot %s: not written to the game tables: %s",
@@ -168,6 +214,9 @@ class _GamePartition(StatelessSinkPartition[AcceptedSnapshot]):
             for _, rows, status in todo:
                 write_snapshot(conn, rows)
                 self._gate.written(rows.game_pk, rows.source_ts, status)
+                held = self._held.get(rows.game_pk)
+                if held is not None and (held.envelope.feed_timestamp or "") <= rows.source_ts:
+                    del self._held[rows.game_pk]
 
         def reject(entry: tuple[AcceptedSnapshot, SnapshotRows, str], error: Exception) -> None:
             self._reject(entry[0], error)
@@ -176,8 +225,28 @@ class _GamePartition(StatelessSinkPartition[AcceptedSnapshot]):
         if built:
             postgres.write_or_reject(self._session, built, write, reject)
 
+    def _due(self, item: AcceptedSnapshot) -> bool:
+        """Whether the gate lets ``item`` through; if not, it may be held for the close.
+        The status and time come from the engine's head when the flow decoded it (no
+        decode of a snapshot that is not written), else from the game tables' view."""
+        view = item.head or decode_game_tables_view(item.payload_json)
+        game_pk, ts = view.gamePk, view.metaData.timeStamp
+        if self._gate.due(game_pk, ts, _status(view.gameData)):
+            return True
+        held = self._held.get(game_pk)
+        if self._refresh.newest_at_close and (
+            held is None or (held.envelope.feed_timestamp or "") <= ts
+        ):
+            self._held[game_pk] = item
+        return False
+
     def close(self) -> None:
-        self._session.close()
+        try:
+            if self._held:
+                held, self._held = list(self._held.values()), {}
+                self._retry.call(lambda: self._write(held, gated=False), self._what)
+        finally:
+            self._session.close()
 
 
 class GameTablesSink(PostgresSink[AcceptedSnapshot]):
@@ -186,3 +255,20 @@ class GameTablesSink(PostgresSink[AcceptedSnapshot]):
     timeouts and outage budget (the settings' defaults if not given)."""
 
     partition = _GamePartition
+
+    def __init__(
+        self,
+        dsn: str,
+        rejects: Rejects = raise_rejected,
+        *,
+        limits: postgres.PgLimits | None = None,
+        refresh: Refresh = LIVE_REFRESH,
+    ) -> None:
+        super().__init__(dsn, rejects, limits=limits)
+        self._refresh = refresh
+
+    def build(
+        self, step_id: str, worker_index: int, worker_count: int
+    ) -> StatelessSinkPartition[AcceptedSnapshot]:
+        what = f"sink {step_id} partition {worker_index}"
+        return _GamePartition(self._dsn, self._rejects, self._limits, what, self._refresh)

@@ -42,7 +42,7 @@ from connectors.kafka_io import (
     producer_config,
 )
 from connectors.observed_source import ObservedKafkaSource
-from connectors.pg_game_tables import GameTablesSink
+from connectors.pg_game_tables import LIVE_REFRESH, GameTablesSink, Refresh
 from connectors.pg_normalized import NormalizedEventsSink
 from connectors.pg_stats import PgLiveStatsSink, PgPitcherStatsSink, PgWindowStatsSink
 from connectors.postgres import PgLimits
@@ -272,15 +272,18 @@ def window_key(item: WindowStats) -> str:
     return item.window_start.isoformat()
 
 
-def game_and_stats_sinks(settings: Settings, dsn: str, rejects: Rejects) -> dict[str, Any]:
+def game_and_stats_sinks(
+    settings: Settings, dsn: str, rejects: Rejects, refresh: Refresh = LIVE_REFRESH
+) -> dict[str, Any]:
     """The game-table and statistics sinks of ``FlowSinks`` into ``dsn`` (the live flow's
-    and a replay's), each on its writer threads; refused rows go to ``rejects``."""
+    and a replay's), each on its writer threads; refused rows go to ``rejects``; the game
+    tables are refreshed as ``refresh`` says (``connectors.pg_game_tables``)."""
     pg = PgLimits.of(settings)  # timeouts and outage budget of every PostgreSQL sink
     parts = settings.flow_sink_partitions
     room = settings.sink_queue_bytes  # bytes waiting per sink partition (backpressure)
     return {
         "game_postgres": BackgroundSink(
-            GameTablesSink(dsn, rejects, limits=pg), snapshot_key, parts, room
+            GameTablesSink(dsn, rejects, limits=pg, refresh=refresh), snapshot_key, parts, room
         ),
         "live_postgres": BackgroundSink(
             PgLiveStatsSink(dsn, rejects, limits=pg), live_key, parts, room

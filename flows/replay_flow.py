@@ -1,7 +1,7 @@
 """The dataflow of ``mlbsts replay``: the worker's flow over a bounded range of the raw log,
 written into the derived tiers of one target (the live tables, or a table version).
 
-It is :func:`flows.live_stats.build_flow` with four differences:
+It is :func:`flows.live_stats.build_flow` with five differences:
 
 - the source is a :class:`connectors.kafka_range.KafkaRangeSource` (a fixed range, then EOF);
 - the sinks are the derived tiers only: event and game tables, statistics tables, the
@@ -9,6 +9,8 @@ It is :func:`flows.live_stats.build_flow` with four differences:
   the range is read from, and never Redis, whose live state is the worker's;
 - into a table version, the event archive's files hold up to 16 snapshots of a game
   (``flows.archive_buckets.VERSION_BUCKETS``); into live, one, as the worker writes them;
+- the game tables are refreshed every 5 minutes of feed time, not 15 s, and end on each
+  game's last snapshot in the range (``connectors.pg_game_tables.REPLAY_REFRESH``);
 - the statistics are *bounded* (``StatsConfig.bounded``: league windows close at the end
   of the range, by event time only) and get no wall-clock ticks (a finished game's state
   is released by feed time alone), so the output depends on the range and nothing else.
@@ -31,6 +33,7 @@ from connectors.dead_letter_offload import DeadLetterOriginalsSink, inline_limit
 from connectors.event_archive import EventBatchS3Sink
 from connectors.kafka_io import CheckedKafkaSink, producer_config
 from connectors.kafka_range import KafkaRangeSource
+from connectors.pg_game_tables import REPLAY_REFRESH
 from connectors.pg_normalized import NormalizedEventsSink
 from connectors.postgres import PgLimits
 from connectors.rejects import DeadLetterProducer
@@ -80,7 +83,7 @@ def replay_sinks(settings: Settings, target: ReplayTarget) -> FlowSinks:
             NormalizedEventsSink(dsn, rejects, limits=pg), batch_key, parts, room
         ),
         events_s3=BackgroundSink(EventBatchS3Sink(archive), bucket_key, parts, room),
-        **game_and_stats_sinks(settings, dsn, rejects),
+        **game_and_stats_sinks(settings, dsn, rejects, REPLAY_REFRESH),
         letter_originals=DeadLetterOriginalsSink(archive),
     )
 
