@@ -15,6 +15,10 @@ written: the same at-least-once as a blocking sink, with the waits overlapped. B
 snapshots, a failure surfaces at the next ``write_batch``; either way the worker stops and
 recovery resumes it.
 
+A wrapped partition may hold items back to write fewer of them (:class:`Holding`: the game
+tables of a replay keep only each game's newest snapshot); its ``flush()`` is called at the
+end of every epoch, once the queue is drained, so a committed epoch has nothing held.
+
 Items are routed to partitions by ``key`` (the gamePk), so each game's items reach a sink
 in order. Backpressure: at most ``max_pending`` items and ``max_bytes`` bytes (``size`` of
 each item, ``estimated_size`` by default) wait in a partition's queue; ``write_batch``
@@ -36,9 +40,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 from zlib import adler32
 
 from bytewax.outputs import (
@@ -65,6 +69,7 @@ from mlbsts.telemetry.metrics import RECORDER, SINK
 from mlbsts.telemetry.tracing import sink_span
 
 X = TypeVar("X")
+X_co = TypeVar("X_co", covariant=True)
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +112,14 @@ def has_room(
     if queued == 0:
         return True
     return queued < max_pending and queued_bytes + size <= max_bytes
+
+
+@runtime_checkable
+class Holding(Protocol[X_co]):
+    """A wrapped partition that holds items back between writes: ``flush()`` writes them
+    and returns them (for ``stored``)."""
+
+    def flush(self) -> Sequence[X_co]: ...
 
 
 class _Writer(Generic[X]):
@@ -169,6 +182,25 @@ class _Writer(Generic[X]):
             target = self._submitted
             self._cond.wait_for(lambda: self._written >= target or self._failed())
             self._raise_failure()
+
+    def flush(self) -> None:
+        """After :meth:`drain`, with the writer idle: a :class:`Holding` partition writes
+        what it held back; its failure is the writer's (logged, raised)."""
+        if not isinstance(self._part, Holding):
+            return
+        try:
+            with log_fields(sink=self._sink):
+                flushed = list(self._part.flush())
+        except BaseException as e:
+            RECORDER.add(SINK_ERRORS, sink=self._sink)
+            with self._cond:
+                self._error = e
+            self._raise_failure()
+            raise
+        if flushed:
+            STORAGE_OPS.committed(
+                self._part, flushed, sink=self._step_id, partition=self._partition
+            )
 
     def close(self) -> None:
         self.drain()
@@ -292,6 +324,7 @@ class _BackgroundPartition(StatefulSinkPartition[X, None]):
 
     def snapshot(self) -> None:
         self._writer.drain()
+        self._writer.flush()
 
     def close(self) -> None:
         self._writer.close()

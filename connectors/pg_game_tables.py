@@ -20,14 +20,19 @@ gated by its feed timestamp (``source_ts``):
 snapshot are always written. These tables are reference data (rosters, players,
 officials, decisions, innings) whose live parts the live box score carries on every
 snapshot; rewriting ~190 rows per pitch (~55 ms) was the flow's largest cost. The final
-state does not depend on the refreshes: a Final snapshot rewrites every row. A replay
-refreshes every 5 minutes of feed time instead (:data:`REPLAY_REFRESH`) and, when its
-range ends, writes the newest snapshot of each game that the gate held back, so its
-tables end on the range's last snapshot of every game, finished or not. A replay that
-stops and resumes (``--recovery-dir``) writes the first snapshot of each game it reads
-again; a game none of whose snapshots is read again keeps the last one written, as the
-worker's tables do after a restart. Bad payloads
-are logged and skipped (the raw tier keeps them); database failures raise
+state does not depend on the refreshes: a Final snapshot rewrites every row.
+
+A replay (:data:`REPLAY_REFRESH`) refreshes by epoch instead of feed time: the gate holds
+back each game's newest snapshot (after the first, a status change, Final), and
+the partition's ``flush()`` writes what it holds at the end of every epoch, before the epoch is
+committed (``connectors.background_sink`` calls it), and at the close. Nobody reads a
+version's tables while it is built, so one write per game and epoch (5 s) is enough, and a
+committed epoch's tables hold the newest snapshot of every game read so far: a replay that
+stops and resumes (``--recovery-dir``) loses no refresh, and the tables end on the
+range's last snapshot of every game, finished or not. At most one snapshot per game is
+held.
+
+Bad payloads are logged and skipped (the raw tier keeps them); database failures raise
 :class:`connectors.postgres.PostgresError`, retried within the sink's outage budget
 (``connectors.sink_retry``).
 """
@@ -120,21 +125,19 @@ REFRESH_EVERY = timedelta(seconds=15)
 
 @dataclass(frozen=True)
 class Refresh:
-    """How often a game's tables are refreshed: at most every ``every`` of feed time (a
-    status change and a Final snapshot always); ``newest_at_close``: the newest snapshot
-    of each game that the gate held back is written when the sink closes (the end of a
-    bounded run), so the tables end on the run's last snapshot of every game."""
+    """When a game's tables are refreshed: the first snapshot, a status change and a Final
+    snapshot always; else at most every ``every`` of feed time (``None``: never by time).
+    ``hold``: the newest snapshot the gate did not let through is kept, one per game, and
+    written by :meth:`_GamePartition.flush` (each epoch's end, the close)."""
 
-    every: timedelta = REFRESH_EVERY
-    newest_at_close: bool = False
+    every: timedelta | None = REFRESH_EVERY
+    hold: bool = False
 
 
-#: the worker's: a refresh every 15 s of feed time
+#: the worker's: a refresh every 15 s of feed time, nothing held
 LIVE_REFRESH = Refresh()
-#: a replay's (``flows.replay_flow``): nobody reads the tables of a version being built,
-#: and a replay of past games runs through hours of feed time a minute; every 5 minutes,
-#: then each game's newest snapshot at the end
-REPLAY_REFRESH = Refresh(every=timedelta(minutes=5), newest_at_close=True)
+#: a replay's (``flows.replay_flow``): each game's newest snapshot once per epoch
+REPLAY_REFRESH = Refresh(every=None, hold=True)
 
 
 class RefreshGate:
@@ -144,7 +147,7 @@ class RefreshGate:
     resumed worker) starts empty, so its first snapshot of each game is written.
     """
 
-    def __init__(self, every: timedelta = REFRESH_EVERY) -> None:
+    def __init__(self, every: timedelta | None = REFRESH_EVERY) -> None:
         self._every = every
         self._last: dict[int, tuple[str, str]] = {}
 
@@ -152,6 +155,8 @@ class RefreshGate:
         kept = self._last.get(game_pk)
         if kept is None or status != kept[1] or status.startswith("Final/"):
             return True
+        if self._every is None:
+            return False
         return parse_feed_timestamp(source_ts) - parse_feed_timestamp(kept[0]) >= self._every
 
     def written(self, game_pk: int, source_ts: str, status: str) -> None:
@@ -184,7 +189,7 @@ class _GamePartition(StatelessSinkPartition[AcceptedSnapshot]):
         self._retry = RetryPolicy(limits.outage_budget_s)
         self._what = what
         self._written: list[AcceptedSnapshot] = []  # the snapshots of the last write
-        #: each game's newest snapshot the gate held back (``Refresh.newest_at_close``)
+        #: each game's newest snapshot the gate held back (``Refresh.hold``)
         self._held: dict[int, AcceptedSnapshot] = {}
 
     def write_batch(self, items: list[AcceptedSnapshot]) -> None:
@@ -226,7 +231,7 @@ class _GamePartition(StatelessSinkPartition[AcceptedSnapshot]):
             postgres.write_or_reject(self._session, built, write, reject)
 
     def _due(self, item: AcceptedSnapshot) -> bool:
-        """Whether the gate lets ``item`` through; if not, it may be held for the close.
+        """Whether the gate lets ``item`` through; if not, it may be held (:meth:`flush`).
         The status and time come from the engine's head when the flow decoded it (no
         decode of a snapshot that is not written), else from the game tables' view."""
         view = item.head or decode_game_tables_view(item.payload_json)
@@ -234,17 +239,22 @@ class _GamePartition(StatelessSinkPartition[AcceptedSnapshot]):
         if self._gate.due(game_pk, ts, _status(view.gameData)):
             return True
         held = self._held.get(game_pk)
-        if self._refresh.newest_at_close and (
-            held is None or (held.envelope.feed_timestamp or "") <= ts
-        ):
+        if self._refresh.hold and (held is None or (held.envelope.feed_timestamp or "") <= ts):
             self._held[game_pk] = item
         return False
 
+    def flush(self) -> list[AcceptedSnapshot]:
+        """Write the snapshots held back (``Refresh.hold``), newest of each game; they are
+        returned (``connectors.background_sink`` calls this at each epoch's end)."""
+        if not self._held:
+            return []
+        held, self._held = list(self._held.values()), {}  # a failure stops the worker
+        self._retry.call(lambda: self._write(held, gated=False), self._what)
+        return self._written
+
     def close(self) -> None:
         try:
-            if self._held:
-                held, self._held = list(self._held.values()), {}
-                self._retry.call(lambda: self._write(held, gated=False), self._what)
+            self.flush()
         finally:
             self._session.close()
 

@@ -9,8 +9,9 @@ It is :func:`flows.live_stats.build_flow` with five differences:
   the range is read from, and never Redis, whose live state is the worker's;
 - into a table version, the event archive's files hold up to 16 snapshots of a game
   (``flows.archive_buckets.VERSION_BUCKETS``); into live, one, as the worker writes them;
-- the game tables are refreshed every 5 minutes of feed time, not 15 s, and end on each
-  game's last snapshot in the range (``connectors.pg_game_tables.REPLAY_REFRESH``);
+- the game tables are refreshed with each game's newest snapshot once per epoch, not
+  every 15 s of feed time, and end on its last snapshot in the range
+  (``connectors.pg_game_tables.REPLAY_REFRESH``);
 - the statistics are *bounded* (``StatsConfig.bounded``: league windows close at the end
   of the range, by event time only) and get no wall-clock ticks (a finished game's state
   is released by feed time alone), so the output depends on the range and nothing else.

@@ -1,8 +1,8 @@
 """How often the game tables are refreshed (``connectors.pg_game_tables.Refresh``), on the
-real local stack: the worker's gate (every 15 s of feed time) and a replay's (every 5
-minutes, then each game's newest held-back snapshot when the sink closes). Real snapshots
-of game 744914, one per pitch, through the sink's partition as the flow hands them over
-(helpers and ``dsn`` in ``test_pg_normalized.py``)."""
+real local stack: the worker's gate (every 15 s of feed time) and a replay's (each game's
+newest held-back snapshot at every epoch's end, through ``BackgroundSink``, and at the
+close). Real snapshots of game 744914, one per pitch, through the sink's partition as the
+flow hands them over (helpers and ``dsn`` in ``test_pg_normalized.py``)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 
 from connectors import pg_game_rows as gr
 from connectors import pg_game_tables as gt
+from connectors.background_sink import BackgroundSink
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.feed import decode_head
 from tests.integration.test_pg_normalized import _accepted, _snapshots, dsn
@@ -113,3 +114,23 @@ def test_a_whole_game_replayed_ends_as_the_worker_does(dsn: str, fixture_feed: J
     before, after = _run(dsn, [_with_head(b) for b in snapshots], gt.REPLAY_REFRESH)
     assert before == after == orjson.loads(snapshots[-1])["metaData"]["timeStamp"]
     assert _tables(dsn) == worker
+
+
+def test_a_replay_epoch_ends_with_every_games_newest_snapshot(dsn: str, fixture_feed: JSON) -> None:
+    """At an epoch's end (``snapshot()``) the held snapshots are written: a committed
+    epoch's tables are up to date, so a resumed replay has no refresh to redo."""
+    snapshots = _mid_game(fixture_feed)
+    sink = BackgroundSink(
+        gt.GameTablesSink(dsn, refresh=gt.REPLAY_REFRESH), lambda i: str(i.envelope.gamePk), 1
+    )
+    part = sink.build_part("games", "0", None)
+    try:
+        half = len(snapshots) // 2
+        part.write_batch([_with_head(b) for b in snapshots[:half]])
+        part.snapshot()
+        assert _games_ts(dsn) == orjson.loads(snapshots[half - 1])["metaData"]["timeStamp"]
+        part.write_batch([_with_head(b) for b in snapshots[half:]])
+        part.snapshot()
+        assert _games_ts(dsn) == orjson.loads(snapshots[-1])["metaData"]["timeStamp"]
+    finally:
+        part.close()

@@ -247,3 +247,14 @@ def test_refresh_gate_writes_status_changes_final_and_every_15_s_of_feed_time() 
     assert gate.due(2, "20240701_190001", "Live/In Progress")  # another game
     gate.written(1, "20240701_190015", "Final/Final")
     assert gate.due(1, "20240701_190016", "Final/Final")  # corrections after Final
+
+
+def test_a_replays_gate_lets_through_only_first_sight_status_changes_and_final() -> None:
+    from connectors.pg_game_tables import REPLAY_REFRESH, RefreshGate
+
+    gate = RefreshGate(REPLAY_REFRESH.every)
+    assert gate.due(1, "20240701_190000", "Live/In Progress")
+    gate.written(1, "20240701_190000", "Live/In Progress")
+    assert not gate.due(1, "20240702_190000", "Live/In Progress")  # a day later: held
+    assert gate.due(1, "20240701_190001", "Live/Delayed")
+    assert gate.due(1, "20240701_190001", "Final/Final")
