@@ -48,6 +48,11 @@ class OutRecord:
     headers: tuple[tuple[str, bytes], ...] = ()
     source_ts: str | None = None
 
+    def renamed(self, suffix: str) -> OutRecord:
+        """The record to its topic's name plus ``suffix`` (a replay's topics); spelt out,
+        ~8x cheaper than ``dataclasses.replace``, which a replay paid per record."""
+        return OutRecord(self.topic + suffix, self.key, self.value, self.headers, self.source_ts)
+
 
 def topic_of(event: Event) -> str:
     """A retraction goes to the topic of the event it retracts."""

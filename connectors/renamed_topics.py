@@ -16,8 +16,6 @@ live dead-letter topic (``connectors/kafka_io.py`` writes those itself).
 
 from __future__ import annotations
 
-import dataclasses
-
 from bytewax.outputs import StatefulSinkPartition
 
 from connectors.background_sink import KeyedSink
@@ -33,7 +31,7 @@ class _RenamingPartition(StatefulSinkPartition[OutRecord, None]):
 
     def write_batch(self, values: list[OutRecord]) -> None:
         suffix = self._suffix
-        self._inner.write_batch([dataclasses.replace(v, topic=v.topic + suffix) for v in values])
+        self._inner.write_batch([v.renamed(suffix) for v in values])
 
     def snapshot(self) -> None:
         self._inner.snapshot()
