@@ -51,7 +51,13 @@ def replay(
     ),
     games: str | None = typer.Option(None, "--games", help="only these game pks: PK,PK,..."),
     into: str = typer.Option("live", "--into", help="live, or a table version v2, v3, ..."),
-    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Bytewax worker threads"),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        "-w",
+        min=1,
+        help="Bytewax worker threads of the one process (they share its GIL: 1 is fastest)",
+    ),
     recovery_dir: Path | None = typer.Option(
         None, "--recovery-dir", help="this replay's recovery partitions (resumed if present)"
     ),
