@@ -10,10 +10,12 @@ Each reader has its own *view*: a root Struct whose ``gameData`` / ``liveData`` 
 shared objects it reads, and nothing else, so each decode scans past the rest of the feed
 without building it and stays as strict or lenient as its reader needs. The views are
 :class:`FeedHead` and :class:`Play` (the engine, here), and in ``flows.game.feed_views``
-the validation view, the game-tables view and the poller's view. A field that a reader must
-tell absent from a default (``metaData.timeStamp``, ``gameData.status.abstractGameState``,
-``liveData.plays.allPlays``, a play's ``about.atBatIndex``: validation requires them) is
-declared with ``UNSET``; MLB's name is then a property giving the engine what it reads.
+the flow's scan (validation's fields and :class:`FeedHead` in one, which the flow decodes
+instead of :func:`decode_head`), the validation view, the game-tables view and the
+poller's view. A field that a reader must tell absent from a default
+(``metaData.timeStamp``, ``gameData.status.abstractGameState``, ``liveData.plays.allPlays``,
+a play's ``about.atBatIndex``: validation requires them) is declared with ``UNSET``; MLB's
+name is then a property giving the engine what it reads.
 
 The engine decodes in two levels, for speed:
 
