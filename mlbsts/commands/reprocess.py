@@ -38,6 +38,11 @@ def _games(text: str | None) -> frozenset[int] | None:
         _fail(f"--games {text!r}: game pks separated by commas")
 
 
+_WORKERS = typer.Option(
+    1, "--workers", "-w", min=1, help="Bytewax worker threads (they share a GIL: 1 is fastest)"
+)
+
+
 @app.callback()
 def replay(
     ctx: typer.Context,
@@ -51,13 +56,7 @@ def replay(
     ),
     games: str | None = typer.Option(None, "--games", help="only these game pks: PK,PK,..."),
     into: str = typer.Option("live", "--into", help="live, or a table version v2, v3, ..."),
-    workers: int = typer.Option(
-        1,
-        "--workers",
-        "-w",
-        min=1,
-        help="Bytewax worker threads of the one process (they share its GIL: 1 is fastest)",
-    ),
+    workers: int = _WORKERS,
     recovery_dir: Path | None = typer.Option(
         None, "--recovery-dir", help="this replay's recovery partitions (resumed if present)"
     ),
