@@ -39,11 +39,10 @@ from typing import Any
 
 import msgspec
 import orjson
-import xxhash
 
 from flows.game.envelope import SnapshotEnvelope
 from flows.game.events import Event, GameEvent, Retraction
-from flows.game.feed import FeedHead, Play, decode_head, decode_play
+from flows.game.feed import FeedHead, Play, decode_head, decode_play, raw_digest
 from flows.game.play_events import derive_play_events, end_pitcher
 from flows.game.release import releasing
 from flows.game.status import is_final
@@ -92,16 +91,6 @@ class GameState(msgspec.Struct):
 
 def _digest(data: bytes | msgspec.Raw, size: int) -> bytes:
     return hashlib.blake2b(data, digest_size=size).digest()
-
-
-def _raw_digest(data: bytes | msgspec.Raw) -> bytes:
-    """16 bytes identifying raw feed JSON (the snapshot, a play): XXH3-128, ~0.04 ms for a
-    late game's 800 KB where SHA-256 took ~0.5 (each snapshot hashes its JSON about twice:
-    whole, then play by play). These only tell changed bytes from unchanged ones, within
-    one game's state; nothing outside it sees them. A state saved with other hashes (SHA-256
-    or BLAKE2b, before) only makes its plays be decoded once more: the events' content
-    hashes (:func:`_content_hash`) are unchanged, so nothing is emitted again."""
-    return xxhash.xxh3_128_digest(data)
 
 
 def _content_hash(event: Event) -> bytes:
@@ -180,7 +169,7 @@ def _decode_changed(state: GameState, head: FeedHead) -> tuple[list[bytes], dict
     leaves the state exactly as it was (nothing half-applied, no event lost). Plays with
     unchanged bytes decoded before, so they cannot fail later.
     """
-    hashes = [_raw_digest(raw) for raw in head.liveData.plays.allPlays]
+    hashes = [raw_digest(raw) for raw in head.liveData.plays.allPlays]
     decoded: dict[int, Play] = {}
     for position, raw in enumerate(head.liveData.plays.allPlays):
         known = position < len(state.plays) and state.plays[position].raw_hash == hashes[position]
@@ -247,7 +236,7 @@ def step(
     if ts < state.newest_ts:
         state.stale_snapshots += 1
         return state, []
-    snapshot_hash = _raw_digest(body)
+    snapshot_hash = raw_digest(body)
     if snapshot_hash == state.snapshot_hash:
         state.duplicate_snapshots += 1
         return state, []

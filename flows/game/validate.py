@@ -35,10 +35,10 @@ One scan serves validation and the engine: the feed is scanned once into
 :class:`~flows.game.feed_views.FeedScan`, plays kept raw, and :class:`FeedCheck` carries
 the engine's head (``flows.game.snapshot_diff.step`` takes it instead of scanning again).
 Each play's :class:`~flows.game.feed_views.PlayCheck` is read from its bytes through a
-bounded cache keyed by their XXH3-128 hash (:data:`PLAY_CHECKS_MAX` entries, emptied when
-full): consecutive snapshots of a game repeat all but their last plays byte for byte, so a
-snapshot decodes only the plays that changed, as the engine does. The cache only saves
-work: a verdict does not depend on what it holds.
+bounded cache keyed by :func:`~flows.game.feed.raw_digest`, the diff's play hash
+(:data:`PLAY_CHECKS_MAX` entries, emptied when full): consecutive snapshots of a game repeat
+all but their last plays byte for byte, so a snapshot decodes only the plays that changed,
+as the engine does. The cache only saves work: a verdict does not depend on what it holds.
 """
 
 from __future__ import annotations
@@ -48,12 +48,11 @@ from datetime import date
 from typing import NamedTuple
 
 import msgspec
-import xxhash
 from msgspec import UNSET, UnsetType
 
 from flows.game.dead_letters import ErrorClass
 from flows.game.envelope import parse_feed_timestamp
-from flows.game.feed import FeedHead
+from flows.game.feed import FeedHead, raw_digest
 from flows.game.feed_live import AtBat, Linescore
 from flows.game.feed_views import (
     FeedScan,
@@ -162,7 +161,7 @@ def decode_feed(payload_json: bytes) -> Scanned | Failure:
 def _play_check(raw: msgspec.Raw) -> PlayCheck:
     """:func:`~flows.game.feed_views.decode_play_check`, through the cache (module
     docstring); a play that does not fit raises each time, and is not kept."""
-    key = xxhash.xxh3_128_digest(raw)
+    key = raw_digest(raw)
     check = _play_checks.get(key)
     if check is None:
         check = decode_play_check(raw)
