@@ -66,8 +66,9 @@ from connectors.storage_ops import StoredBatch, stored_batch
 from connectors.storage_sinks import PostgresSink
 from flows.game.accepted import AcceptedSnapshot
 from flows.game.envelope import parse_feed_timestamp
+from flows.game.feed import FeedHead
 from flows.game.feed_game import GameStatus
-from flows.game.feed_views import decode_game_tables_view
+from flows.game.feed_views import GameTablesView, decode_game_tables_view
 
 __all__ = [
     "LIVE_REFRESH",
@@ -203,9 +204,14 @@ class _GamePartition(StatelessSinkPartition[AcceptedSnapshot]):
         built: list[tuple[AcceptedSnapshot, SnapshotRows, str]] = []
         for item in newest_per_game(items):
             try:
-                if gated and not self._due(item):
+                view = item.head or decode_game_tables_view(item.payload_json)
+                if gated and not self._due(item, view):
                     continue
-                snap = decode_game_tables_view(item.payload_json)
+                snap = (
+                    view
+                    if isinstance(view, GameTablesView)
+                    else decode_game_tables_view(item.payload_json)
+                )
                 built.append((item, snapshot_rows(snap, item.game_date), _status(snap.gameData)))
             except msgspec.MsgspecError as e:
                 log.warning(
@@ -230,11 +236,10 @@ class _GamePartition(StatelessSinkPartition[AcceptedSnapshot]):
         if built:
             postgres.write_or_reject(self._session, built, write, reject)
 
-    def _due(self, item: AcceptedSnapshot) -> bool:
+    def _due(self, item: AcceptedSnapshot, view: FeedHead | GameTablesView) -> bool:
         """Whether the gate lets ``item`` through; if not, it may be held (:meth:`flush`).
-        The status and time come from the engine's head when the flow decoded it (no
-        decode of a snapshot that is not written), else from the game tables' view."""
-        view = item.head or decode_game_tables_view(item.payload_json)
+        ``view`` gives the status and time: the engine's head when the flow decoded it (a
+        snapshot that is not written is not decoded), else the game tables' view."""
         game_pk, ts = view.gamePk, view.metaData.timeStamp
         if self._gate.due(game_pk, ts, _status(view.gameData)):
             return True
