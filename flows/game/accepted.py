@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import Any
 
@@ -33,16 +33,8 @@ class AcceptedSnapshot:
     head: FeedHead | None = field(default=None, compare=False, repr=False)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (
-            AcceptedSnapshot,
-            (
-                self.envelope,
-                self.raw_value,
-                self.payload_json,
-                self.game_date,
-                self.topic,
-                self.partition,
-                self.offset,
-                self.traceparent,
-            ),
-        )
+        return (AcceptedSnapshot, tuple(getattr(self, name) for name in _PICKLED))
+
+
+#: every field but ``head``, in order (positional arguments of a pickled snapshot)
+_PICKLED = tuple(f.name for f in fields(AcceptedSnapshot) if f.name != "head")
